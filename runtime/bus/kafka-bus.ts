@@ -1,0 +1,106 @@
+import { Kafka, logLevel, Partitioners, type ITopicConfig, type KafkaConfig } from 'kafkajs';
+import type { Bus, BusConsumer, BusProducer, ConsumerOptions, TopicSpec } from './bus.js';
+import { KafkaBusConsumer } from './kafka-consumer.js';
+import { KafkaBatchingProducer, type KafkaBatchingOptions } from './kafka-producer.js';
+
+export interface KafkaBusOptions {
+  readonly brokers: readonly string[];
+  readonly clientId?: string;
+  readonly producer?: Partial<KafkaBatchingOptions>;
+  /** Idempotent producer (kafkajs' own); off unless configured. */
+  readonly idempotent?: boolean;
+  readonly sessionTimeoutMs?: number;
+  readonly heartbeatIntervalMs?: number;
+  readonly retryBackoffMs?: number;
+  /** Longest a fetch waits for data; also bounds how long closing a consumer takes. */
+  readonly maxFetchWaitMs?: number;
+  readonly logLevel?: 'nothing' | 'error' | 'warn' | 'info';
+}
+
+const levels = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO };
+
+export const defaultBatching: KafkaBatchingOptions = {
+  lingerMs: 5,
+  maxBatchBytes: 1024 * 1024,
+  maxBufferedBytes: 32 * 1024 * 1024,
+  compression: 'gzip',
+};
+
+/** The bus over Apache Kafka, through kafkajs (kept behind this adapter). */
+export class KafkaBus implements Bus {
+  readonly kind = 'kafka';
+  private readonly kafka: Kafka;
+  private readonly open = new Set<{ close(): Promise<void> }>();
+
+  constructor(private readonly options: KafkaBusOptions) {
+    const config: KafkaConfig = {
+      clientId: options.clientId ?? 'flowsentry',
+      brokers: [...options.brokers],
+      logLevel: levels[options.logLevel ?? 'error'],
+      retry: { retries: 8, initialRetryTime: 100 },
+    };
+    this.kafka = new Kafka(config);
+  }
+
+  async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const topics: ITopicConfig[] = specs
+        .filter((spec) => !existing.has(spec.name))
+        .map((spec) => ({
+          topic: spec.name,
+          numPartitions: spec.partitions,
+          replicationFactor: spec.replicationFactor ?? -1,
+          configEntries: [
+            ...(spec.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+            ...(spec.retentionMs !== undefined ? [{ name: 'retention.ms', value: String(spec.retentionMs) }] : []),
+          ],
+        }));
+      if (topics.length > 0) await admin.createTopics({ topics, waitForLeaders: true });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  producer(): BusProducer {
+    const producer = new KafkaBatchingProducer(
+      this.kafka.producer({
+        createPartitioner: Partitioners.DefaultPartitioner,
+        idempotent: this.options.idempotent ?? false,
+        ...(this.options.idempotent ? { maxInFlightRequests: 1 } : {}),
+      }),
+      { ...defaultBatching, ...this.options.producer },
+    );
+    return this.track(producer);
+  }
+
+  consumer(options: ConsumerOptions): BusConsumer {
+    const heartbeatIntervalMs = this.options.heartbeatIntervalMs ?? 1_000;
+    const consumer = this.kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: heartbeatIntervalMs,
+      rebalanceTimeout: 30_000,
+      maxWaitTimeInMs: this.options.maxFetchWaitMs ?? 1_000,
+    });
+    return this.track(
+      new KafkaBusConsumer(consumer, options, { heartbeatIntervalMs, retryBackoffMs: this.options.retryBackoffMs ?? 100 }),
+    );
+  }
+
+  private track<T extends { close(): Promise<void> }>(resource: T): T {
+    this.open.add(resource);
+    const close = resource.close.bind(resource);
+    resource.close = async () => {
+      this.open.delete(resource);
+      await close();
+    };
+    return resource;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.open].map((resource) => resource.close()));
+  }
+}

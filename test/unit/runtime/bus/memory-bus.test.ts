@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MemoryBus } from '../../../../runtime/bus/memory-bus.js';
+import { partitionForKey } from '../../../../runtime/bus/partitioner.js';
+import { busContract } from '../../../support/bus-contract.js';
+import { waitFor } from '../../../support/wait.js';
+
+busContract({ name: 'in-process', create: async () => new MemoryBus({ retryBackoffMs: 10 }), partitions: 3, timeoutMs: 5_000 });
+
+describe('Runtime > bus > in-process', () => {
+  it('makes a producer wait while a group lags too far behind, and lets it go once the group catches up', async () => {
+    const bus = new MemoryBus({ maxLagPerPartition: 5 });
+    await bus.ensureTopics([{ name: 't', partitions: 1 }]);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolveGate) => (release = resolveGate));
+    let delivered = 0;
+    const consumer = bus.consumer({ groupId: 'g', topics: ['t'], maxBatchMessages: 100 });
+    await consumer.start(async (batch) => {
+      await gate;
+      delivered += batch.messages.length;
+    });
+    const producer = bus.producer();
+    let sent = false;
+    const sending = producer
+      .send('t', Array.from({ length: 20 }, (_, i) => ({ key: 'k', value: Buffer.from(String(i)) })))
+      .then(() => (sent = true));
+    await new Promise((resolveTimer) => setImmediate(resolveTimer));
+    assert.equal(sent, false, 'the producer waits on the lagging group');
+    release();
+    await sending;
+    await waitFor(() => delivered === 20);
+    await bus.close();
+  });
+
+  it('refuses a topic it does not have, naming it', async () => {
+    const bus = new MemoryBus();
+    await assert.rejects(bus.producer().send('nope', []), /topic 'nope' does not exist/);
+  });
+
+  it('partitions keys as Kafka does (murmur2), so a key keeps its partition number across transports', () => {
+    const spread = new Set(Array.from({ length: 100 }, (_, i) => partitionForKey(`pod-${i}`, 6)));
+    assert.equal(spread.size, 6);
+  });
+});
