@@ -1,0 +1,126 @@
+import type { Bus, BusConsumer, BusProducer, IncomingBatch, IncomingMessage, OutgoingMessage } from './bus/bus.js';
+import type { MetricsRegistry } from './metrics.js';
+
+/** A message a stage emits for one input message. */
+export interface StageOutput extends OutgoingMessage {
+  readonly topic: string;
+}
+
+/** What the dead-letter topic keeps of a message that could not be decoded or processed. */
+export interface DeadLetterInfo {
+  readonly stage: string;
+  /** A short stable code, counted per stage: `decode`, `schema-unknown-fingerprint`, `invalid-record`, ... */
+  readonly reason: string;
+  readonly message: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string;
+  readonly original: Buffer;
+  /** When the record was dead-lettered, epoch milliseconds. */
+  readonly time: number;
+}
+
+/** Turns one input message into its outputs. A throw dead-letters the message, unless the error is `retriable`. */
+export type StageHandler = (message: IncomingMessage) => readonly StageOutput[] | Promise<readonly StageOutput[]>;
+
+export interface StageRunnerOptions {
+  readonly stage: string;
+  readonly bus: Bus;
+  readonly groupId: string;
+  readonly inputTopics: readonly string[];
+  readonly deadLetterTopic: string;
+  readonly handler: StageHandler;
+  readonly encodeDeadLetter: (letter: DeadLetterInfo) => Buffer;
+  readonly metrics: MetricsRegistry;
+  readonly maxBatchMessages?: number;
+  /** Wall clock for dead-letter times; the stage's own logic never reads it. */
+  readonly now?: () => number;
+}
+
+/** The reason code of an error: its `code` when it has one, else `processing`. */
+export function reasonOf(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.length > 0 ? code : 'processing';
+}
+
+const isRetriable = (error: unknown) => (error as { retriable?: unknown } | null)?.retriable === true;
+
+/**
+ * Wires a stage's handler to the bus: consumes a batch, handles each message, sends outputs and
+ * dead letters, and acknowledges the batch only once all of them were acknowledged. A message
+ * whose handler throws goes to the dead-letter topic with the reason and its original bytes; a
+ * retriable error (an outlet down) rejects the batch instead, so the bus delivers it again.
+ */
+export class StageRunner {
+  private consumer: BusConsumer | undefined;
+  private producer: BusProducer | undefined;
+  private readonly records;
+  private readonly deadLetters;
+
+  constructor(private readonly options: StageRunnerOptions) {
+    this.records = options.metrics.counter('flowsentry_stage_records_total', 'Input records handled, by stage and outcome.');
+    this.deadLetters = options.metrics.counter('flowsentry_dead_letters_total', 'Records sent to the dead-letter topic, by stage and reason.');
+  }
+
+  async start(): Promise<void> {
+    const { bus, groupId, inputTopics, maxBatchMessages } = this.options;
+    this.producer = bus.producer();
+    this.consumer = bus.consumer({ groupId, topics: inputTopics, ...(maxBatchMessages ? { maxBatchMessages } : {}) });
+    await this.consumer.start((batch) => this.handleBatch(batch));
+  }
+
+  /** Backpressure from an outlet further down: stop taking input, then take it again. */
+  pause(): void {
+    this.consumer?.pause();
+  }
+
+  resume(): void {
+    this.consumer?.resume();
+  }
+
+  async close(): Promise<void> {
+    await this.consumer?.close();
+    await this.producer?.close();
+  }
+
+  private async handleBatch(batch: IncomingBatch): Promise<void> {
+    const { stage, handler, deadLetterTopic, encodeDeadLetter } = this.options;
+    const now = this.options.now ?? Date.now;
+    const outputs = new Map<string, OutgoingMessage[]>();
+    const letters: OutgoingMessage[] = [];
+    const reasons: string[] = [];
+    for (const message of batch.messages) {
+      try {
+        for (const output of await handler(message)) {
+          let list = outputs.get(output.topic);
+          if (!list) outputs.set(output.topic, (list = []));
+          list.push(output);
+        }
+      } catch (error) {
+        if (isRetriable(error)) throw error;
+        const reason = reasonOf(error);
+        reasons.push(reason);
+        const letter: DeadLetterInfo = {
+          stage,
+          reason,
+          message: error instanceof Error ? error.message : String(error),
+          topic: message.topic,
+          partition: message.partition,
+          offset: message.offset,
+          key: message.key,
+          original: message.value,
+          time: now(),
+        };
+        letters.push({ key: `${message.topic}/${message.partition}`, value: encodeDeadLetter(letter) });
+      }
+    }
+    const producer = this.producer!;
+    const sends = [...outputs].map(([topic, messages]) => producer.send(topic, messages));
+    if (letters.length > 0) sends.push(producer.send(deadLetterTopic, letters));
+    await Promise.all(sends);
+    for (const reason of reasons) this.deadLetters.inc({ stage, reason });
+    this.records.inc({ stage, outcome: 'ok' }, batch.messages.length - reasons.length);
+    if (reasons.length > 0) this.records.inc({ stage, outcome: 'dead-letter' }, reasons.length);
+  }
+}
