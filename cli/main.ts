@@ -1,7 +1,8 @@
 import type { CliCommand } from './command.js';
 import { runCommand } from './run-command.js';
+import { schemasCommand } from './schemas-command.js';
 
-const commands: readonly CliCommand[] = [runCommand];
+const commands: readonly CliCommand[] = [runCommand, schemasCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

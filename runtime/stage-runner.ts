@@ -1,24 +1,14 @@
 import type { Bus, BusConsumer, BusProducer, IncomingBatch, IncomingMessage, OutgoingMessage } from './bus/bus.js';
+import { codecFor } from '../schemas/codec.js';
+import type { RecordTypes } from '../schemas/types.js';
 import type { MetricsRegistry } from './metrics.js';
+
+type DeadLetter = RecordTypes['DeadLetter'];
+const deadLetterCodec = codecFor('DeadLetter');
 
 /** A message a stage emits for one input message. */
 export interface StageOutput extends OutgoingMessage {
   readonly topic: string;
-}
-
-/** What the dead-letter topic keeps of a message that could not be decoded or processed. */
-export interface DeadLetterInfo {
-  readonly stage: string;
-  /** A short stable code, counted per stage: `decode`, `schema-unknown-fingerprint`, `invalid-record`, ... */
-  readonly reason: string;
-  readonly message: string;
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-  readonly key: string;
-  readonly original: Buffer;
-  /** When the record was dead-lettered, epoch milliseconds. */
-  readonly time: number;
 }
 
 /** Turns one input message into its outputs. A throw dead-letters the message, unless the error is `retriable`. */
@@ -31,17 +21,32 @@ export interface StageRunnerOptions {
   readonly inputTopics: readonly string[];
   readonly deadLetterTopic: string;
   readonly handler: StageHandler;
-  readonly encodeDeadLetter: (letter: DeadLetterInfo) => Buffer;
+  /** The record type the stage expects, named in its dead letters. */
+  readonly recordType?: string;
   readonly metrics: MetricsRegistry;
   readonly maxBatchMessages?: number;
   /** Wall clock for dead-letter times; the stage's own logic never reads it. */
   readonly now?: () => number;
 }
 
-/** The reason code of an error: its `code` when it has one, else `processing`. */
+/** The reason code of an error: its `code` when it has one (SCHEMA_CORRUPT_PAYLOAD, ...), else PROCESSING_FAILED. */
 export function reasonOf(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.length > 0 ? code : 'processing';
+  return typeof code === 'string' && code.length > 0 ? code : 'PROCESSING_FAILED';
+}
+
+/** The dead letter of a message a stage could not decode or process. */
+export function deadLetterOf(stage: string, message: IncomingMessage, error: unknown, failedAt: number, recordType?: string): DeadLetter {
+  return {
+    reason: reasonOf(error),
+    message: error instanceof Error ? error.message : String(error),
+    retriable: false,
+    stage,
+    record_type: recordType ?? null,
+    source: { topic: message.topic, partition: message.partition, offset: Number(message.offset), file: null, line: null },
+    original: message.value,
+    failed_at: failedAt,
+  };
 }
 
 const isRetriable = (error: unknown) => (error as { retriable?: unknown } | null)?.retriable === true;
@@ -85,7 +90,7 @@ export class StageRunner {
   }
 
   private async handleBatch(batch: IncomingBatch): Promise<void> {
-    const { stage, handler, deadLetterTopic, encodeDeadLetter } = this.options;
+    const { stage, handler, deadLetterTopic, recordType } = this.options;
     const now = this.options.now ?? Date.now;
     const outputs = new Map<string, OutgoingMessage[]>();
     const letters: OutgoingMessage[] = [];
@@ -99,20 +104,9 @@ export class StageRunner {
         }
       } catch (error) {
         if (isRetriable(error)) throw error;
-        const reason = reasonOf(error);
-        reasons.push(reason);
-        const letter: DeadLetterInfo = {
-          stage,
-          reason,
-          message: error instanceof Error ? error.message : String(error),
-          topic: message.topic,
-          partition: message.partition,
-          offset: message.offset,
-          key: message.key,
-          original: message.value,
-          time: now(),
-        };
-        letters.push({ key: `${message.topic}/${message.partition}`, value: encodeDeadLetter(letter) });
+        const letter = deadLetterOf(stage, message, error, now(), recordType);
+        reasons.push(letter.reason);
+        letters.push({ key: `${message.topic}/${message.partition}`, value: deadLetterCodec.encode(letter) });
       }
     }
     const producer = this.producer!;

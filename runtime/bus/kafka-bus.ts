@@ -21,7 +21,7 @@ const levels = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLeve
 
 export const defaultBatching: KafkaBatchingOptions = {
   lingerMs: 5,
-  maxBatchBytes: 1024 * 1024,
+  maxBatchBytes: 512 * 1024,
   maxBufferedBytes: 32 * 1024 * 1024,
   compression: 'gzip',
 };

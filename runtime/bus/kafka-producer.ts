@@ -46,23 +46,28 @@ export class KafkaBatchingProducer implements BusProducer {
     if (messages.length === 0) return;
     this.connected ??= this.producer.connect();
     await this.connected;
-    while (this.bufferedBytes >= this.options.maxBufferedBytes) {
-      await this.space.wait();
-      if (this.closed) throw closedError('the producer');
-    }
-    const batch = this.pending;
-    let list = batch.byTopic.get(topic);
-    if (!list) batch.byTopic.set(topic, (list = []));
+    const deliveries: Promise<void>[] = [];
+    let joined: PendingBatch | undefined;
     for (const message of messages) {
+      while (this.bufferedBytes >= this.options.maxBufferedBytes) {
+        await this.space.wait();
+        if (this.closed) throw closedError('the producer');
+      }
+      const batch = this.pending;
+      if (batch !== joined) {
+        joined = batch;
+        deliveries.push(new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject })));
+      }
+      let list = batch.byTopic.get(topic);
+      if (!list) batch.byTopic.set(topic, (list = []));
       list.push({ key: message.key, value: message.value, ...(message.headers ? { headers: { ...message.headers } } : {}) });
       const size = messageBytes(message);
       batch.bytes += size;
       this.bufferedBytes += size;
+      if (batch.bytes >= this.options.maxBatchBytes) this.flush();
     }
-    const delivered = new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
-    if (batch.bytes >= this.options.maxBatchBytes) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.options.lingerMs);
-    return delivered;
+    if (this.pending.bytes > 0) this.timer ??= setTimeout(() => this.flush(), this.options.lingerMs);
+    await Promise.all(deliveries);
   }
 
   /** Hands the pending batch to the single in-flight slot. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryBus } from '../../../../runtime/bus/memory-bus.js';
-import { partitionForKey } from '../../../../runtime/bus/partitioner.js';
+import { murmur2, partitionForKey } from '../../../../runtime/bus/partitioner.js';
 import { busContract } from '../../../support/bus-contract.js';
 import { waitFor } from '../../../support/wait.js';
 
@@ -38,6 +38,19 @@ describe('Runtime > bus > in-process', () => {
   });
 
   it('partitions keys as Kafka does (murmur2), so a key keeps its partition number across transports', () => {
+    // Reference values printed by Kafka 4.4's org.apache.kafka.common.utils.Utils.murmur2 (Java).
+    const reference: Array<[string, number, number]> = [
+      ['node-1', -1972720102, 10],
+      ['ip-10-0-3-7.ec2.internal', 1898863139, 11],
+      ['a', -1563381124, 4],
+      ['abc', 479470107, 3],
+      ['payments/frontend-7d9f8c-*', 1702697062, 10],
+      ['', 275646681, 9],
+    ];
+    for (const [key, hash, partitionOf12] of reference) {
+      assert.equal(murmur2(Buffer.from(key)), hash, key);
+      assert.equal(partitionForKey(key, 12), partitionOf12, key);
+    }
     const spread = new Set(Array.from({ length: 100 }, (_, i) => partitionForKey(`pod-${i}`, 6)));
     assert.equal(spread.size, 6);
   });
