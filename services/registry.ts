@@ -21,3 +21,8 @@ export function servicesNamed(names: readonly string[]): ServiceDefinition[] {
 export function serviceEnv(services: readonly ServiceDefinition[]): Record<string, string> {
   return Object.assign({}, ...services.map((service) => service.env)) as Record<string, string>;
 }
+
+/** The services to start for a test run: those none of whose endpoint variables is set. */
+export function servicesMissingFrom(env: NodeJS.ProcessEnv, services: readonly ServiceDefinition[] = allServices): ServiceDefinition[] {
+  return services.filter((service) => Object.keys(service.env).every((key) => !env[key]));
+}

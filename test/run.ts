@@ -13,8 +13,7 @@ import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { down, up } from '../services/manager.js';
 import { repoDir } from '../services/paths.js';
-import { allServices } from '../services/registry.js';
-import type { ServiceDefinition } from '../services/service.js';
+import { servicesMissingFrom } from '../services/registry.js';
 
 async function findTests(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
@@ -22,11 +21,6 @@ async function findTests(dir: string): Promise<string[]> {
     .filter((entry) => entry.isFile() && entry.name.endsWith('.test.ts'))
     .map((entry) => relative(repoDir, join(entry.parentPath, entry.name)))
     .sort();
-}
-
-/** A service is needed when integration tests run and none of its endpoint variables is set. */
-function servicesToStart(env: NodeJS.ProcessEnv): ServiceDefinition[] {
-  return allServices.filter((service) => Object.keys(service.env).every((key) => !env[key]));
 }
 
 function runNodeTests(files: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -58,7 +52,7 @@ async function main(argv: readonly string[]): Promise<number> {
           ...(unitOnly ? [] : await findTests(join(repoDir, 'test', 'integration'))),
         ];
   const needsServices = files.some((file) => !file.includes(join('test', 'unit')));
-  const toStart = needsServices ? servicesToStart(process.env) : [];
+  const toStart = needsServices ? servicesMissingFrom(process.env) : [];
   const log = (line: string) => console.error(`# ${line}`);
   let stopping = false;
   const stop = async () => {
