@@ -9,7 +9,7 @@ import { leaseHolder, liveMembers, ShardLeases, type CheckpointStore } from '../
 import { FileCheckpointStore } from '../../../../runtime/bus/file-checkpoint-store.js';
 
 /** Adds `name` to the members of `namespace` with a load / compare-and-set loop. */
-async function join1(store: CheckpointStore, namespace: string, name: string): Promise<number> {
+async function addMember(store: CheckpointStore, namespace: string, name: string): Promise<number> {
   for (let conflicts = 0; ; conflicts++) {
     const { version, state } = await store.load(namespace);
     if (await store.compareAndSet(namespace, version, { ...state, members: { ...state.members, [name]: 1 } })) return conflicts;
@@ -31,7 +31,9 @@ function writerProcess(dir: string, namespace: string, prefix: string, count: nu
       }
     }`;
   return new Promise((resolveRun, rejectRun) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('close', (code) => (code === 0 ? resolveRun() : rejectRun(new Error(`writer ${prefix} exited ${code}: ${stderr}`))));
@@ -60,7 +62,7 @@ describe('Runtime > bus > checkpoint store > file', () => {
   it('loses no update when many writers of one process race', async () => {
     const store = new FileCheckpointStore(dir);
     const names = Array.from({ length: 30 }, (_, i) => `writer-${i}`);
-    const conflicts = await Promise.all(names.map((name) => join1(store, 'race', name)));
+    const conflicts = await Promise.all(names.map((name) => addMember(store, 'race', name)));
     const { version, state } = await store.load('race');
     assert.deepEqual(Object.keys(state.members).sort(), [...names].sort());
     assert.equal(version, names.length, 'one version per successful write');
@@ -72,7 +74,7 @@ describe('Runtime > bus > checkpoint store > file', () => {
     await Promise.all([
       writerProcess(dir, 'processes', 'a', 25),
       writerProcess(dir, 'processes', 'b', 25),
-      ...Array.from({ length: 25 }, (_, i) => join1(store, 'processes', `local-${i}`)),
+      ...Array.from({ length: 25 }, (_, i) => addMember(store, 'processes', `local-${i}`)),
     ]);
     const { version, state } = await store.load('processes');
     assert.equal(Object.keys(state.members).length, 75);
@@ -81,7 +83,7 @@ describe('Runtime > bus > checkpoint store > file', () => {
 
   it('keeps a few versions, and refuses a writer whose version was cleaned up behind newer ones', async () => {
     const store = new FileCheckpointStore(dir, { keepVersions: 4 });
-    for (let i = 0; i < 20; i++) await join1(store, 'cleanup', `m-${i}`);
+    for (let i = 0; i < 20; i++) await addMember(store, 'cleanup', `m-${i}`);
     const files = (await readdir(join(dir, 'cleanup'))).filter((name) => name.endsWith('.json'));
     assert.ok(files.length <= 5, `${files.length} versions kept`);
     assert.equal(await store.compareAndSet('cleanup', 3, { shards: {}, members: {} }), false);
@@ -90,8 +92,8 @@ describe('Runtime > bus > checkpoint store > file', () => {
 
   it('keeps namespaces apart, whatever characters they hold', async () => {
     const store = new FileCheckpointStore(dir);
-    await join1(store, '..', 'dots');
-    await join1(store, 'a/b', 'slash');
+    await addMember(store, '..', 'dots');
+    await addMember(store, 'a/b', 'slash');
     assert.deepEqual(Object.keys((await store.load('..')).state.members), ['dots']);
     assert.deepEqual(Object.keys((await store.load('a/b')).state.members), ['slash']);
     assert.equal((await store.load('a')).version, 0);
