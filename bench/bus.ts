@@ -4,10 +4,11 @@
  * same run, with the same bytes per flow. Uses KAFKA_BROKERS, or starts the test broker.
  *
  * Payloads are encoded before the clock starts, as the Java tools send ready-made bytes: this
- * measures the transport, not the codec (that is `npm run bench -- schemas`).
+ * measures the transport, not the codec (that is `npm run bench -- schemas`). Both producers use
+ * acks=all, no compression, and the bus's batch size and linger.
  */
 import { join } from 'node:path';
-import { KafkaBus } from '../runtime/bus/kafka-bus.js';
+import { defaultBatching, KafkaBus } from '../runtime/bus/kafka-bus.js';
 import type { OutgoingMessage } from '../runtime/bus/bus.js';
 import { endpointsFromEnv } from '../runtime/endpoints.js';
 import { codecFor } from '../schemas/codec.js';
@@ -97,7 +98,9 @@ async function kafkaToolsRun(brokers: string, recordSize: number, records: numbe
   const produced = await runCommand(java, [
     '-Xmx512m', '-cp', classpath, 'org.apache.kafka.tools.ProducerPerformance',
     '--topic', topic, '--num-records', String(records), '--record-size', String(recordSize), '--throughput', '-1',
+    // The same batching as the bus: batches up to defaultBatching.maxBatchBytes, the same linger.
     '--command-property', `bootstrap.servers=${brokers}`, 'acks=all', 'compression.type=none',
+    `batch.size=${defaultBatching.maxBatchBytes}`, `linger.ms=${defaultBatching.lingerMs}`,
   ]);
   // "300000 records sent, 182481.751825 records/sec (35.23 MB/sec), ..."
   const producerLine = /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\)/.exec(produced);
@@ -138,7 +141,15 @@ async function main(): Promise<void> {
         withBaseline(`consume ${label}`, mbRate(run, consume), 'MiB/s', 'kafka-consumer-perf-test', toolMb(tools.consumeRecordsPerSecond)),
       );
     }
-    report('bus', figures, { flows: batched.flows, bytesPerFlow: batched.bytesPerFlow, partitions, compression: 'none', acks: 'all' });
+    report('bus', figures, {
+      flows: batched.flows,
+      bytesPerFlow: batched.bytesPerFlow,
+      partitions,
+      compression: 'none',
+      acks: 'all',
+      batchBytes: defaultBatching.maxBatchBytes,
+      lingerMs: defaultBatching.lingerMs,
+    });
   } finally {
     if (started.length > 0) await down(started, (line) => console.error(`# ${line}`));
   }
