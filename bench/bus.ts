@@ -15,7 +15,8 @@ import { codecFor } from '../schemas/codec.js';
 import { sampleRawFlow } from '../schemas/samples.js';
 import type { RecordTypes } from '../schemas/types.js';
 import { runCommand } from '../services/exec.js';
-import { kafkaClasspath, javaCommand, kafkaService } from '../services/kafka/service.js';
+import { javaCommand } from '../services/java.js';
+import { kafkaClasspath, kafkaService } from '../services/kafka/service.js';
 import { down, up } from '../services/manager.js';
 import { cacheRoot } from '../services/paths.js';
 import { report, withBaseline, type Figure } from './report.js';
@@ -30,7 +31,7 @@ type RawFlow = RecordTypes['RawFlow'];
 function flowsOfNode(node: number, count: number): RawFlow[] {
   return Array.from({ length: count }, (_, i) => ({
     ...sampleRawFlow,
-    node: `ip-10-0-${node}-1.ec2.internal`,
+    host: `ip-10-0-${node}-1.ec2.internal`,
     source_port: 1024 + (i % 60_000),
     start_time: sampleRawFlow.start_time + i * 1000,
     end_time: sampleRawFlow.end_time + i * 1000,

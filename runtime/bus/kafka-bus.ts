@@ -1,4 +1,5 @@
 import { Kafka, logLevel, Partitioners, type ITopicConfig, type KafkaConfig } from 'kafkajs';
+import { OpenResources } from './open-resources.js';
 import type { Bus, BusConsumer, BusProducer, ConsumerOptions, TopicSpec } from './bus.js';
 import { KafkaBusConsumer } from './kafka-consumer.js';
 import { KafkaBatchingProducer, type KafkaBatchingOptions } from './kafka-producer.js';
@@ -30,7 +31,7 @@ export const defaultBatching: KafkaBatchingOptions = {
 export class KafkaBus implements Bus {
   readonly kind = 'kafka';
   private readonly kafka: Kafka;
-  private readonly open = new Set<{ close(): Promise<void> }>();
+  private readonly open = new OpenResources();
 
   constructor(private readonly options: KafkaBusOptions) {
     const config: KafkaConfig = {
@@ -73,7 +74,7 @@ export class KafkaBus implements Bus {
       }),
       { ...defaultBatching, ...this.options.producer },
     );
-    return this.track(producer);
+    return this.open.track(producer);
   }
 
   consumer(options: ConsumerOptions): BusConsumer {
@@ -85,22 +86,12 @@ export class KafkaBus implements Bus {
       rebalanceTimeout: 30_000,
       maxWaitTimeInMs: this.options.maxFetchWaitMs ?? 1_000,
     });
-    return this.track(
+    return this.open.track(
       new KafkaBusConsumer(consumer, options, { heartbeatIntervalMs, retryBackoffMs: this.options.retryBackoffMs ?? 100 }),
     );
   }
 
-  private track<T extends { close(): Promise<void> }>(resource: T): T {
-    this.open.add(resource);
-    const close = resource.close.bind(resource);
-    resource.close = async () => {
-      this.open.delete(resource);
-      await close();
-    };
-    return resource;
-  }
-
   async close(): Promise<void> {
-    await Promise.all([...this.open].map((resource) => resource.close()));
+    await this.open.closeAll();
   }
 }

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { awsClientSettings } from '../aws.js';
 import { endpointsFromEnv } from '../endpoints.js';
+import { OpenResources } from './open-resources.js';
 import type { Bus, BusConsumer, BusProducer, ConsumerOptions, TopicSpec } from './bus.js';
 import { ShardLeases, type CheckpointStore } from './checkpoint-store.js';
 import { BusError, closedError } from './errors.js';
@@ -60,7 +61,7 @@ export class KinesisBus implements Bus {
   private readonly ownClient: KinesisClient | undefined;
   private readonly store: CheckpointStore;
   private readonly onError: (error: Error) => void;
-  private readonly open = new Set<{ close(): Promise<void> }>();
+  private readonly open = new OpenResources();
   private closed = false;
 
   constructor(private readonly options: KinesisBusOptions) {
@@ -125,7 +126,7 @@ export class KinesisBus implements Bus {
 
   producer(): BusProducer {
     this.assertOpen();
-    return this.track(new KinesisBatchingProducer(this.client, { ...defaultKinesisProducerOptions, ...this.options.producer }));
+    return this.open.track(new KinesisBatchingProducer(this.client, { ...defaultKinesisProducerOptions, ...this.options.producer }));
   }
 
   consumer(options: ConsumerOptions): BusConsumer {
@@ -133,17 +134,7 @@ export class KinesisBus implements Bus {
     const tuning = { ...defaultKinesisConsumerTuning, ...this.options.consumer };
     const member = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
     const leases = new ShardLeases(this.store, options.groupId, member, { leaseMs: tuning.leaseMs });
-    return this.track(new KinesisBusConsumer(this.client, leases, options, tuning, this.onError));
-  }
-
-  private track<T extends { close(): Promise<void> }>(resource: T): T {
-    this.open.add(resource);
-    const close = resource.close.bind(resource);
-    resource.close = async () => {
-      this.open.delete(resource);
-      await close();
-    };
-    return resource;
+    return this.open.track(new KinesisBusConsumer(this.client, leases, options, tuning, this.onError));
   }
 
   private assertOpen(): void {
@@ -152,7 +143,7 @@ export class KinesisBus implements Bus {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.open].map((resource) => resource.close()));
+    await this.open.closeAll();
     this.ownClient?.destroy();
   }
 }

@@ -4,6 +4,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { isPortOpen, runCommand } from '../exec.js';
+import { javaCommand, javaMajorVersion } from '../java.js';
 import type { ServiceContext, ServiceDefinition } from '../service.js';
 
 /** Keep in step with `kafka.version` in services/kafka/pom.xml. */
@@ -27,19 +28,6 @@ export function kafkaLibsDir(cacheDir: string): string {
 /** Java classpath for `kafka.Kafka`, `kafka.tools.StorageTool` and `org.apache.kafka.tools.*Performance`. */
 export function kafkaClasspath(cacheDir: string): string {
   return join(kafkaLibsDir(cacheDir), '*');
-}
-
-/** `$JAVA_HOME/bin/java` when JAVA_HOME is set, else `java` from PATH (Kafka 4 needs Java 17+). */
-export function javaCommand(env: NodeJS.ProcessEnv = process.env): string {
-  return env.JAVA_HOME ? join(env.JAVA_HOME, 'bin', 'java') : 'java';
-}
-
-async function javaMajorVersion(java: string): Promise<number> {
-  const output = await runCommand(java, ['-version']);
-  const match = /version "(\d+)(?:\.(\d+))?/.exec(output);
-  if (!match) throw new Error(`cannot read the Java version from: ${output.trim()}`);
-  const major = Number(match[1]);
-  return major === 1 ? Number(match[2]) : major;
 }
 
 function log4jArg(ctx: ServiceContext): string {

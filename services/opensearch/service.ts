@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { isPortOpen, runCommand } from '../exec.js';
+import { javaCommand, javaMajorVersion } from '../java.js';
 import type { ServiceContext, ServiceDefinition } from '../service.js';
 
 /** Keep in step with `opensearch.version` in services/opensearch/pom.xml (plugins for Java 17 stop at 2.19.6). */
@@ -26,19 +27,6 @@ export function openSearchBuildDir(cacheDir: string): string {
 export function openSearchClasspath(cacheDir: string): string {
   const build = openSearchBuildDir(cacheDir);
   return [join(build, 'opensearch-launcher.jar'), join(build, 'lib', '*')].join(':');
-}
-
-/** `$JAVA_HOME/bin/java` when JAVA_HOME is set, else `java` from PATH. */
-function javaCommand(env: NodeJS.ProcessEnv = process.env): string {
-  return env.JAVA_HOME ? join(env.JAVA_HOME, 'bin', 'java') : 'java';
-}
-
-async function javaMajorVersion(java: string): Promise<number> {
-  const output = await runCommand(java, ['-version']);
-  const match = /version "(\d+)(?:\.(\d+))?/.exec(output);
-  if (!match) throw new Error(`cannot read the Java version from: ${output.trim()}`);
-  const major = Number(match[1]);
-  return major === 1 ? Number(match[2]) : major;
 }
 
 async function filesUnder(dir: string): Promise<string[]> {

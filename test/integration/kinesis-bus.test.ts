@@ -1,57 +1,18 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DescribeStreamSummaryCommand, KinesisClient, SplitShardCommand } from '@aws-sdk/client-kinesis';
 import { awsClientSettings } from '../../runtime/aws.js';
-import type { IncomingMessage, OutgoingMessage } from '../../runtime/bus/bus.js';
+import type { OutgoingMessage } from '../../runtime/bus/bus.js';
 import { BusError } from '../../runtime/bus/errors.js';
 import { FileCheckpointStore } from '../../runtime/bus/file-checkpoint-store.js';
-import { KinesisBus, type KinesisBusOptions } from '../../runtime/bus/kinesis-bus.js';
-import type { KinesisConsumerTuning } from '../../runtime/bus/kinesis-consumer.js';
+import type { KinesisBus } from '../../runtime/bus/kinesis-bus.js';
 import { listStreamShards } from '../../runtime/bus/kinesis-shards.js';
 import { endpointsFromEnv } from '../../runtime/endpoints.js';
 import { busContract } from '../support/bus-contract.js';
 import { uniqueName, waitFor } from '../support/wait.js';
-
-const dirs: string[] = [];
-const freshDir = async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'flowsentry-kinesis-'));
-  dirs.push(dir);
-  return dir;
-};
-after(async () => {
-  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-const fast: Partial<KinesisConsumerTuning> = {
-  leaseMs: 10_000,
-  renewIntervalMs: 100,
-  shardSyncIntervalMs: 2_000,
-  idlePollMs: 50,
-  retryBackoffMs: 20,
-  throttleBackoffMs: 20,
-  maxBackoffMs: 500,
-};
-const kinesisBus = async (options: Partial<KinesisBusOptions> = {}) =>
-  new KinesisBus({ checkpoints: await freshDir(), consumer: fast, producer: { lingerMs: 2, retryBackoffMs: 5 }, ...options });
+import { collect, freshDir, kinesisBus, messages } from '../support/kinesis.js';
 
 busContract({ name: 'Kinesis', create: () => kinesisBus(), partitions: 2, timeoutMs: 30_000 });
-
-const messages = (count: number, tag: string): OutgoingMessage[] =>
-  Array.from({ length: count }, (_, i) => ({ key: `key-${i % 7}`, value: Buffer.from(`${tag}-${i}`) }));
-
-/** Starts a consumer of `topic` that records every message it is handed. */
-async function collect(bus: KinesisBus, topic: string, groupId: string, maxBatchMessages?: number) {
-  const seen: IncomingMessage[] = [];
-  const consumer = bus.consumer({ groupId, topics: [topic], ...(maxBatchMessages ? { maxBatchMessages } : {}) });
-  await consumer.start(async (batch) => {
-    seen.push(...batch.messages);
-  });
-  const values = () => seen.map((message) => message.value.toString());
-  return { seen, values, consumer };
-}
 
 describe('Runtime > bus > Kinesis > against the emulator', () => {
   let bus: KinesisBus;

@@ -1,51 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import type { IncomingMessage, OutgoingMessage } from '../../../../runtime/bus/bus.js';
+import { describe, it } from 'node:test';
 import { BusError } from '../../../../runtime/bus/errors.js';
 import type { KinesisApi } from '../../../../runtime/bus/kinesis-api.js';
-import { KinesisBus, type KinesisBusOptions } from '../../../../runtime/bus/kinesis-bus.js';
-import type { KinesisConsumerTuning } from '../../../../runtime/bus/kinesis-consumer.js';
 import { eligibleShards, planLeases, shardPartition, type ShardInfo } from '../../../../runtime/bus/kinesis-shards.js';
 import { waitFor } from '../../../support/wait.js';
-
-const dirs: string[] = [];
-const freshDir = async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'flowsentry-kinesis-'));
-  dirs.push(dir);
-  return dir;
-};
-after(async () => {
-  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-const fast: Partial<KinesisConsumerTuning> = {
-  leaseMs: 10_000,
-  renewIntervalMs: 100,
-  shardSyncIntervalMs: 2_000,
-  idlePollMs: 50,
-  retryBackoffMs: 20,
-  throttleBackoffMs: 20,
-  maxBackoffMs: 500,
-};
-const kinesisBus = async (options: Partial<KinesisBusOptions> = {}) =>
-  new KinesisBus({ checkpoints: await freshDir(), consumer: fast, producer: { lingerMs: 2, retryBackoffMs: 5 }, ...options });
-
-const messages = (count: number, tag: string): OutgoingMessage[] =>
-  Array.from({ length: count }, (_, i) => ({ key: `key-${i % 7}`, value: Buffer.from(`${tag}-${i}`) }));
-
-/** Starts a consumer of `topic` that records every message it is handed. */
-async function collect(bus: KinesisBus, topic: string, groupId: string, maxBatchMessages?: number) {
-  const seen: IncomingMessage[] = [];
-  const consumer = bus.consumer({ groupId, topics: [topic], ...(maxBatchMessages ? { maxBatchMessages } : {}) });
-  await consumer.start(async (batch) => {
-    seen.push(...batch.messages);
-  });
-  const values = () => seen.map((message) => message.value.toString());
-  return { seen, values, consumer };
-}
+import { collect, kinesisBus, messages, fastTuning } from '../../../support/kinesis.js';
 
 describe('Runtime > bus > Kinesis > shards', () => {
   const shard = (partition: number, parents: number[] = []): ShardInfo => ({
@@ -247,7 +206,7 @@ describe('Runtime > bus > Kinesis > consumer, with a fake client', () => {
   const range = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
 
   async function consumeAll(fake: FakeKinesis, total: number, maxBatchMessages = 3) {
-    const bus = await kinesisBus({ client: fake.api, consumer: { ...fast, idlePollMs: 10, renewIntervalMs: 30 } });
+    const bus = await kinesisBus({ client: fake.api, consumer: { ...fastTuning, idlePollMs: 10, renewIntervalMs: 30 } });
     const { seen, values } = await collect(bus, 's', 'g', maxBatchMessages);
     await waitFor(() => seen.length >= total, { timeoutMs: 10_000, description: `${total} records` });
     await bus.close();
