@@ -178,6 +178,6 @@ export class ShardLeases {
       if (next === undefined || (await this.store.compareAndSet(this.namespace, version, next))) return result;
       await new Promise((resolveTimer) => setTimeout(resolveTimer, Math.random() * Math.min(2 + attempt, 20)));
     }
-    throw new BusError('SEND_FAILED', `checkpoints of '${this.namespace}': too many concurrent writers`, true);
+    throw new BusError('CHECKPOINT_FAILED', `checkpoints of '${this.namespace}': too many concurrent writers`, true);
   }
 }

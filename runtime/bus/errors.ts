@@ -2,7 +2,7 @@
 export class BusError extends Error {
   override readonly name: string = 'BusError';
   constructor(
-    readonly code: 'BUS_CLOSED' | 'UNKNOWN_TOPIC' | 'SEND_FAILED' | 'INVALID_ARGUMENT',
+    readonly code: 'BUS_CLOSED' | 'UNKNOWN_TOPIC' | 'SEND_FAILED' | 'CHECKPOINT_FAILED' | 'INVALID_ARGUMENT',
     message: string,
     readonly retriable: boolean,
     readonly topic?: string,
