@@ -1,0 +1,46 @@
+import type { RecordTypes } from '../schemas/types.js';
+import type { ParseProblem, SourceLocation } from './source.js';
+
+/** An error a parser throws for one line or record; the reader turns it into a ParseProblem. */
+export class IngestError extends Error {
+  override readonly name = 'IngestError';
+  readonly retriable = false;
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function problemOf(location: SourceLocation, original: Buffer | string, error: unknown): ParseProblem {
+  const where = `${location.source}${location.line !== undefined ? `:${location.line}` : ''}${location.offset !== undefined ? `@${location.offset}` : ''}`;
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    location,
+    reason: error instanceof IngestError ? error.code : 'INGEST_BAD_LINE',
+    message: `${where}: ${message}`,
+    original: typeof original === 'string' ? Buffer.from(original, 'utf8') : original,
+  };
+}
+
+/** The DeadLetter record of a parse problem. */
+export function deadLetterOfProblem(problem: ParseProblem, failedAt: number): RecordTypes['DeadLetter'] {
+  const { location } = problem;
+  return {
+    reason: problem.reason,
+    message: problem.message,
+    retriable: false,
+    stage: 'ingest',
+    record_type: 'RawFlow',
+    source: {
+      topic: null,
+      partition: null,
+      offset: location.offset !== undefined && /^\d+$/.test(location.offset) ? Number(location.offset) : null,
+      file: location.source,
+      line: location.line ?? null,
+    },
+    original: problem.original,
+    failed_at: failedAt,
+  };
+}

@@ -1,0 +1,35 @@
+import type { RawFlow } from '../schemas/types.js';
+
+/** Where a bad line or record came from: a file and line, or a stream position. */
+export interface SourceLocation {
+  readonly source: string;
+  readonly line?: number;
+  readonly offset?: string;
+}
+
+/** A line or record a parser could not turn into a flow. It goes to the dead-letter path; the stream goes on. */
+export interface ParseProblem {
+  readonly location: SourceLocation;
+  /** Stable code, counted in metrics: INGEST_BAD_LINE, INGEST_BAD_FIELD, ... */
+  readonly reason: string;
+  readonly message: string;
+  readonly original: Buffer;
+}
+
+/** What a source yields: the flows and problems of a stretch of input, and how far it got. */
+export interface SourceBatch<Position = unknown> {
+  readonly flows: readonly RawFlow[];
+  readonly problems: readonly ParseProblem[];
+  /** Everything before this position is in `flows` or `problems`; passed back to `commit`. */
+  readonly position: Position;
+}
+
+/** A producer of RawFlow records: conntrack, Calico flow-log files, VPC flow logs. */
+export interface FlowSource<Position = unknown> {
+  readonly name: string;
+  /** Batches in input order, resuming after the last committed position; ends when the input ends (or on close, for a follower). */
+  batches(): AsyncIterable<SourceBatch<Position>>;
+  /** Everything up to `position` reached the bus: a restart resumes after it. */
+  commit(position: Position): Promise<void>;
+  close(): Promise<void>;
+}
