@@ -1,3 +1,4 @@
+import { positionFields } from '../runtime/stage-runner.js';
 import type { RecordTypes } from '../schemas/types.js';
 import type { ParseProblem, SourceLocation } from './source.js';
 
@@ -36,7 +37,7 @@ export function deadLetterOfProblem(problem: ParseProblem, failedAt: number): Re
     source: {
       topic: null,
       partition: null,
-      offset: location.offset !== undefined && /^\d+$/.test(location.offset) ? Number(location.offset) : null,
+      ...positionFields(location.offset),
       file: location.source,
       line: location.line ?? null,
     },

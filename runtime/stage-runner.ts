@@ -35,6 +35,13 @@ export function reasonOf(error: unknown): string {
   return typeof code === 'string' && code.length > 0 ? code : 'PROCESSING_FAILED';
 }
 
+/** A position as a DeadLetter keeps it: always as written, and as a long when it fits one. */
+export function positionFields(position: string | undefined): { offset: number | null; position: string | null } {
+  if (position === undefined) return { offset: null, position: null };
+  const asNumber = /^\d+$/.test(position) ? Number(position) : Number.NaN;
+  return { offset: Number.isSafeInteger(asNumber) ? asNumber : null, position };
+}
+
 /** The dead letter of a message a stage could not decode or process. */
 export function deadLetterOf(stage: string, message: IncomingMessage, error: unknown, failedAt: number, recordType?: string): DeadLetter {
   return {
@@ -43,7 +50,7 @@ export function deadLetterOf(stage: string, message: IncomingMessage, error: unk
     retriable: false,
     stage,
     record_type: recordType ?? null,
-    source: { topic: message.topic, partition: message.partition, offset: Number(message.offset), file: null, line: null },
+    source: { topic: message.topic, partition: message.partition, ...positionFields(message.offset), file: null, line: null },
     original: message.value,
     failed_at: failedAt,
   };

@@ -155,7 +155,7 @@ export const sampleDeadLetter: Full<RecordTypes['DeadLetter']> = {
   retriable: false,
   stage: 'ingest',
   record_type: 'RawFlow',
-  source: { topic: null, partition: null, offset: null, file: 'calico-cloudwatch-flowlogs.txt', line: 3 },
+  source: { topic: null, partition: null, offset: null, position: null, file: 'calico-cloudwatch-flowlogs.txt', line: 3 },
   original: Buffer.from('1530810851 1530811157 hep - eth0.* - net - pub - - - 17 - 123 3 3 2 out 3 3 228 228'),
   failed_at: END + 1000,
 };

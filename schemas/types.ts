@@ -175,6 +175,7 @@ export interface DeadLetterSource {
   topic?: string | null;
   partition?: number | null;
   offset?: number | null;
+  position?: string | null;
   file?: string | null;
   line?: number | null;
 }

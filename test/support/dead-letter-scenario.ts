@@ -65,7 +65,7 @@ export async function deadLetterScenario(bus: Bus, timeoutMs: number): Promise<v
     for (const [i, letter] of decoded.entries()) {
       assert.equal(letter.stage, 'enrich');
       assert.equal(letter.record_type, 'RawFlow');
-      assert.deepEqual({ ...letter.source }, { topic: input, partition: 0, offset: i + 1, file: null, line: null });
+      assert.deepEqual({ ...letter.source }, { topic: input, partition: 0, offset: i + 1, position: String(i + 1), file: null, line: null });
       assert.ok(letter.message.length > 0);
     }
     const counter = metrics.counter('flowsentry_dead_letters_total', '');

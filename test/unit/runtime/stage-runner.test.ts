@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryBus } from '../../../runtime/bus/memory-bus.js';
 import { MetricsRegistry } from '../../../runtime/metrics.js';
-import { StageRunner } from '../../../runtime/stage-runner.js';
+import { positionFields, StageRunner } from '../../../runtime/stage-runner.js';
 import { deadLetterScenario } from '../../support/dead-letter-scenario.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -41,5 +41,12 @@ describe('Runtime > stage runner', () => {
     assert.deepEqual(dead, []);
     await runner.close();
     await bus.close();
+  });
+
+  it('keeps a position as written, and as a long only when it fits one (Kinesis sequence numbers do not)', () => {
+    assert.deepEqual(positionFields('42'), { offset: 42, position: '42' });
+    const sequence = '49590338271490256608559692538361571095921575989136588898';
+    assert.deepEqual(positionFields(sequence), { offset: null, position: sequence });
+    assert.deepEqual(positionFields(undefined), { offset: null, position: null });
   });
 });

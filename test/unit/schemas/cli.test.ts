@@ -28,7 +28,7 @@ describe('Schemas > cli', () => {
     const result = await run(['check']);
     assert.equal(result.code, 0, result.err);
     assert.match(result.out, /^ok {4}RawFlow v1: read by current v2, golden payload decodes$/m);
-    assert.match(result.out, /^ok {4}DeadLetter v1 is current/m);
+    assert.match(result.out, /^ok {4}DeadLetter v2 is current/m);
   });
 
   it('check exits 1 naming the schema, version and field of an incompatible change', async () => {

@@ -18,7 +18,7 @@ describe('Schemas > json', () => {
   it('keeps the Avro field names and plain values, and writes bytes as base64', () => {
     const json = toJson('DeadLetter', samples.DeadLetter);
     assert.equal(json.original, samples.DeadLetter.original.toString('base64'));
-    assert.deepEqual(json.source, { topic: null, partition: null, offset: null, file: 'calico-cloudwatch-flowlogs.txt', line: 3 });
+    assert.deepEqual(json.source, { topic: null, partition: null, offset: null, position: null, file: 'calico-cloudwatch-flowlogs.txt', line: 3 });
     const flow = toJson('EnrichedFlow', samples.EnrichedFlow);
     assert.equal(flow.start_time, 1530810851000);
     assert.equal(flow.source_type, 'wep');
