@@ -1,8 +1,9 @@
+import { collectCommand } from './collect-command.js';
 import type { CliCommand } from './command.js';
 import { runCommand } from './run-command.js';
 import { schemasCommand } from './schemas-command.js';
 
-const commands: readonly CliCommand[] = [runCommand, schemasCommand];
+const commands: readonly CliCommand[] = [runCommand, collectCommand, schemasCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

@@ -1,0 +1,150 @@
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { runCollector } from '../ingest/collector.js';
+import { sourceTypes, type CollectSettings } from '../ingest/source-registry.js';
+import type { Bus, BusProducer } from '../runtime/bus/bus.js';
+import { KinesisBus } from '../runtime/bus/kinesis-bus.js';
+import { createBus } from '../runtime/bus/select.js';
+import { endpointsFromEnv } from '../runtime/endpoints.js';
+import { MetricsRegistry } from '../runtime/metrics.js';
+import { topics } from '../runtime/topics.js';
+import type { CliCommand } from './command.js';
+import { JsonLinesProducer } from './json-lines-producer.js';
+
+const outlets = ['kafka', 'kinesis', 'stdout'] as const;
+type Outlet = (typeof outlets)[number];
+
+const usage = `flowsentry collect --source <${Object.keys(sourceTypes).join('|')}> [options]
+
+sources:
+${Object.entries(sourceTypes)
+  .map(([name, type]) => `  ${name.padEnd(12)} ${type.summary}`)
+  .join('\n')}
+
+options:
+  --file PATH            input file (repeat for several VPC files)
+  --follow               keep reading as the file grows (calico-file)
+  --checkpoint PATH      where the read position is kept, so a restart resumes after it
+  --format F             calico-file: text (default) or json; VPC: v2 (default) .. v5, or the header line
+  --stream NAME          vpc-kinesis: the Kinesis stream (repeatable)
+  --group NAME           vpc-kinesis: consumer group for checkpoints (default flowsentry-collect)
+  --checkpoint-dir DIR   Kinesis checkpoints and leases (default .flowsentry/kinesis-checkpoints)
+  --node NAME            this node's name, the key of every message (default $NODE_NAME or the host name)
+  --bus B                where flows go: kafka (default when KAFKA_BROKERS is set), kinesis, or stdout
+                         (JSON lines; the default otherwise)
+  --flows-per-message N  flows per bus message (default 250)`;
+
+export class CollectConfigError extends Error {
+  override readonly name = 'CollectConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`flowsentry collect: ${problems.length} problem(s) in the options:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+  }
+}
+
+interface CollectPlan {
+  readonly settings: CollectSettings;
+  readonly outlet: Outlet;
+  readonly flowsPerMessage: number;
+}
+
+/** Reads and checks every option at once, before anything is opened. */
+export function planCollect(args: readonly string[], env: NodeJS.ProcessEnv = process.env): CollectPlan {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        source: { type: 'string' },
+        file: { type: 'string', multiple: true },
+        follow: { type: 'boolean' },
+        checkpoint: { type: 'string' },
+        'checkpoint-dir': { type: 'string' },
+        format: { type: 'string' },
+        stream: { type: 'string', multiple: true },
+        group: { type: 'string' },
+        node: { type: 'string' },
+        bus: { type: 'string' },
+        'flows-per-message': { type: 'string' },
+      },
+    }));
+  } catch (error) {
+    throw new CollectConfigError([error instanceof Error ? error.message : String(error)]);
+  }
+  const problems: string[] = [];
+  const type = values.source === undefined ? undefined : sourceTypes[values.source];
+  if (!type) problems.push(`--source: ${values.source === undefined ? 'missing' : `unknown source '${values.source}'`}; one of ${Object.keys(sourceTypes).join(', ')}`);
+  const outlet = (values.bus ?? (env.KAFKA_BROKERS ? 'kafka' : 'stdout')) as Outlet;
+  if (!outlets.includes(outlet)) problems.push(`--bus: '${values.bus}' is not one of ${outlets.join(', ')}`);
+  if (outlet === 'kafka' && !env.KAFKA_BROKERS) problems.push('--bus kafka: KAFKA_BROKERS is not set');
+  const flowsPerMessage = Number(values['flows-per-message'] ?? 250);
+  if (!Number.isInteger(flowsPerMessage) || flowsPerMessage < 1) problems.push(`--flows-per-message: '${values['flows-per-message']}' is not a positive integer`);
+  const checkpointDir = values['checkpoint-dir'] ?? '.flowsentry/kinesis-checkpoints';
+  const settings: CollectSettings = {
+    source: values.source ?? '',
+    node: values.node ?? env.NODE_NAME ?? hostname(),
+    files: values.file ?? [],
+    follow: values.follow ?? false,
+    checkpoint: values.checkpoint,
+    format: values.format,
+    streams: values.stream ?? [],
+    group: values.group ?? 'flowsentry-collect',
+    kinesisBus: () => new KinesisBus({ checkpoints: checkpointDir }),
+  };
+  if (type) problems.push(...type.check(settings));
+  if (problems.length > 0) throw new CollectConfigError(problems);
+  return { settings, outlet, flowsPerMessage };
+}
+
+async function openOutlet(outlet: Outlet): Promise<{ producer: BusProducer; bus?: Bus }> {
+  if (outlet === 'stdout') return { producer: new JsonLinesProducer(process.stdout) };
+  const bus = createBus(endpointsFromEnv(), { kind: outlet, clientId: 'flowsentry-collect' });
+  await bus.ensureTopics([
+    { name: topics.flowsRaw, partitions: 6 },
+    { name: topics.deadLetters, partitions: 1 },
+  ]);
+  return { producer: bus.producer(), bus };
+}
+
+export const collectCommand: CliCommand = {
+  name: 'collect',
+  summary: 'read flows from a node or AWS source and publish RawFlow records to the bus',
+  usage,
+  async run(args) {
+    let plan: CollectPlan;
+    try {
+      plan = planCollect(args);
+    } catch (error) {
+      if (error instanceof CollectConfigError) {
+        console.error(error.message);
+        return 2;
+      }
+      throw error;
+    }
+    const { settings, outlet, flowsPerMessage } = plan;
+    const source = sourceTypes[settings.source]!.create(settings);
+    const { producer, bus } = await openOutlet(outlet);
+    const stop = () => void source.close();
+    process.once('SIGTERM', stop).once('SIGINT', stop);
+    const metrics = new MetricsRegistry();
+    try {
+      await runCollector({
+        source,
+        producer,
+        node: settings.node,
+        flowsTopic: topics.flowsRaw,
+        deadLetterTopic: topics.deadLetters,
+        flowsPerMessage,
+        metrics,
+      });
+    } finally {
+      process.off('SIGTERM', stop).off('SIGINT', stop);
+      await source.close();
+      await producer.close();
+      await bus?.close();
+      console.error(metrics.render().trim());
+    }
+    return 0;
+  },
+};
