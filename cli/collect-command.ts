@@ -29,6 +29,12 @@ options:
   --stream NAME          vpc-kinesis: the Kinesis stream (repeatable)
   --group NAME           vpc-kinesis: consumer group for checkpoints (default flowsentry-collect)
   --checkpoint-dir DIR   Kinesis checkpoints and leases (default .flowsentry/kinesis-checkpoints)
+  --local ADDR           conntrack: a pod or host address or CIDR of this node (repeatable)
+  --interval SECONDS     conntrack: poll and flush interval (default 10)
+  --aggregation A        conntrack: no-source-port (default, as Calico) or tuple
+  --deny-set F/T/S[/C]   conntrack: the nftables set (family/table/set[/counter]) that counts denied attempts
+  --enable-accounting    conntrack: turn on nf_conntrack_acct instead of failing when it is off
+  --netns NAME           conntrack: read another network namespace (ip netns exec)
   --node NAME            this node's name, the key of every message (default $NODE_NAME or the host name)
   --bus B                where flows go: kafka (default when KAFKA_BROKERS is set), kinesis, or stdout
                          (JSON lines; the default otherwise)
@@ -67,6 +73,12 @@ export function planCollect(args: readonly string[], env: NodeJS.ProcessEnv = pr
         node: { type: 'string' },
         bus: { type: 'string' },
         'flows-per-message': { type: 'string' },
+        local: { type: 'string', multiple: true },
+        netns: { type: 'string' },
+        interval: { type: 'string' },
+        aggregation: { type: 'string' },
+        'deny-set': { type: 'string' },
+        'enable-accounting': { type: 'boolean' },
       },
     }));
   } catch (error) {
@@ -91,6 +103,12 @@ export function planCollect(args: readonly string[], env: NodeJS.ProcessEnv = pr
     streams: values.stream ?? [],
     group: values.group ?? 'flowsentry-collect',
     kinesisBus: () => new KinesisBus({ checkpoints: checkpointDir }),
+    local: values.local ?? [],
+    netns: values.netns,
+    intervalSeconds: Number(values.interval ?? 10),
+    aggregation: values.aggregation ?? 'no-source-port',
+    denySet: values['deny-set'],
+    enableAccounting: values['enable-accounting'] ?? false,
   };
   if (type) problems.push(...type.check(settings));
   if (problems.length > 0) throw new CollectConfigError(problems);

@@ -1,5 +1,6 @@
 import type { Bus } from '../runtime/bus/bus.js';
 import { calicoJsonParser } from './calico-json.js';
+import { ConntrackSource, type ConntrackDenySet } from './conntrack-source.js';
 import { calicoTextParser } from './calico-text.js';
 import { LineFileSource } from './line-file-source.js';
 import type { FlowSource } from './source.js';
@@ -19,6 +20,19 @@ export interface CollectSettings {
   readonly group: string;
   /** Builds the Kinesis bus that `vpc-kinesis` reads from. */
   readonly kinesisBus: () => Bus;
+  /** conntrack: the node's pod and host addresses or CIDR blocks. */
+  readonly local: readonly string[];
+  readonly netns: string | undefined;
+  readonly intervalSeconds: number;
+  readonly aggregation: string;
+  /** conntrack: `family/table/set` of the nftables deny set. */
+  readonly denySet: string | undefined;
+  readonly enableAccounting: boolean;
+}
+
+function denySetOf(text: string): ConntrackDenySet {
+  const [family, table, set, counter] = text.split('/');
+  return { family: family!, table: table!, set: set!, ...(counter ? { counter } : {}) };
 }
 
 interface SourceType {
@@ -45,6 +59,27 @@ const checkVpcFormat = (settings: CollectSettings) => {
 
 /** The source types, by the name `--source` takes. */
 export const sourceTypes: Readonly<Record<string, SourceType>> = {
+  conntrack: {
+    summary: "the kernel's connection table of this node (polled, plus DESTROY events), and an nftables deny set",
+    check: (settings) => [
+      ...(settings.local.length > 0 ? [] : ['--local: give the pod and host addresses or CIDRs of this node (repeatable)']),
+      ...(Number.isFinite(settings.intervalSeconds) && settings.intervalSeconds > 0 ? [] : ['--interval: not a positive number of seconds']),
+      ...(['tuple', 'no-source-port'].includes(settings.aggregation) ? [] : [`--aggregation: '${settings.aggregation}' is not tuple or no-source-port`]),
+      ...(settings.denySet === undefined || /^(inet|ip|ip6)\/[\w-]+\/[\w-]+(\/[\w-]+)?$/.test(settings.denySet)
+        ? []
+        : [`--deny-set: '${settings.denySet}' is not family/table/set[/counter]`]),
+    ],
+    create: (settings) =>
+      new ConntrackSource({
+        host: settings.node,
+        local: settings.local,
+        intervalMs: settings.intervalSeconds * 1000,
+        level: settings.aggregation as 'tuple' | 'no-source-port',
+        accounting: settings.enableAccounting ? 'enable' : 'require',
+        ...(settings.netns ? { netns: settings.netns } : {}),
+        ...(settings.denySet ? { deny: denySetOf(settings.denySet) } : {}),
+      }),
+  },
   'calico-file': {
     summary: 'Calico flow-log file (text or JSON lines); --follow tails it across rotations',
     check: (settings) => [

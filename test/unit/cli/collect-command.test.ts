@@ -27,6 +27,15 @@ describe('CLI > collect', () => {
       },
     );
     assert.throws(() => planCollect(['--source', 'vpc-file', '--file', 'x', '--colour'], {}), /Unknown option '--colour'/);
+    assert.throws(
+      () => planCollect(['--source', 'conntrack', '--interval', '0', '--deny-set', 'inet/flowsentry'], {}),
+      (error: unknown) =>
+        error instanceof CollectConfigError &&
+        error.problems.length === 3 &&
+        error.problems.every((problem, i) => problem.startsWith(['--local', '--interval', '--deny-set'][i]!)),
+    );
+    const conntrack = planCollect(['--source', 'conntrack', '--local', '10.0.3.0/24', '--deny-set', 'inet/flowsentry/denied/rejects'], {});
+    assert.deepEqual([conntrack.settings.intervalSeconds, conntrack.settings.aggregation], [10, 'no-source-port']);
   });
 
   it('picks Kafka when brokers are configured and JSON lines on stdout otherwise', () => {
