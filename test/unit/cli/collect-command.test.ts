@@ -49,7 +49,7 @@ describe('CLI > collect', () => {
   it('turns the sample Calico flow logs into RawFlow records and a bad line into a dead letter naming file and line', async () => {
     const path = join(dir, 'flows.log');
     writeFileSync(path, `${sample.trimEnd()}\nnot a flow log line\n`);
-    const result = await runCli(['collect', '--source', 'calico-file', '--file', path, '--node', 'node-a']);
+    const result = await runCli(['collect', '--source', 'calico-file', '--file', path, '--node', 'node-a', '--bus', 'stdout']);
     assert.equal(result.code, 0, result.stderr);
     const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { topic: string; key: string; type: string; record: Record<string, unknown> });
     const flows = lines.filter((line) => line.type === 'RawFlow');
