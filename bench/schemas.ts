@@ -14,8 +14,9 @@ import { codecFor, HEADER_SIZE, MAGIC, type RecordCodec } from '../schemas/codec
 import { fingerprintBytes } from '../schemas/fingerprint.js';
 import { schemaRegistry } from '../schemas/registry.js';
 import { samples } from '../schemas/samples.js';
-import type { EndpointType, EnrichedFlow, FlowExtras, Labels, RawFlow } from '../schemas/types.js';
+import type { EndpointType, EnrichedFlow, Labels, RawFlow } from '../schemas/types.js';
 import { type Figure, report, withBaseline } from './report.js';
+import { noFlowExtras } from '../schemas/defaults.js';
 
 const WARMUP_ROUNDS = 3;
 const SAMPLE_ROUNDS = 7;
@@ -38,24 +39,6 @@ interface BenchCase {
 const dash = (value: string | undefined): string | null => (value === undefined || value === '-' ? null : value);
 const numberOrNull = (value: string | undefined): number | null => (dash(value) === null ? null : Number(value));
 const exactName = (value: string | undefined): string | null => (dash(value)?.endsWith('*') ? null : dash(value));
-
-/** Process and TCP fields, which a Calico text line does not carry, at their defaults. */
-const noExtras: Required<FlowExtras> = {
-  process_name: null,
-  process_id: null,
-  process_args: [],
-  tcp_mean_send_congestion_window: null,
-  tcp_min_send_congestion_window: null,
-  tcp_mean_smooth_rtt: null,
-  tcp_max_smooth_rtt: null,
-  tcp_mean_min_rtt: null,
-  tcp_max_min_rtt: null,
-  tcp_mean_mss: null,
-  tcp_min_mss: null,
-  tcp_total_retransmissions: null,
-  tcp_lost_packets: null,
-  tcp_unrecovered_to: null,
-};
 
 /**
  * One Calico CloudWatch line (24 fields) as the RawFlow a collector would emit; `index` varies
@@ -99,7 +82,7 @@ export function rawFlowOf(line: string, index: number, lineCount: number): RawFl
     num_flows: Number(f[15]),
     num_flows_started: Number(f[16]),
     num_flows_completed: Number(f[17]),
-    ...noExtras,
+    ...noFlowExtras,
   };
 }
 
@@ -160,7 +143,7 @@ export function enrichedFlowOf(flow: RawFlow, index: number): EnrichedFlow {
     dest_service_port: null,
     dest_service_port_num: null,
     policies: [`0|default|${flow.dest_namespace ?? 'global'}/allow-${flow.dest_port ?? 0}|${flow.action}`],
-    ...noExtras,
+    ...noFlowExtras,
   };
 }
 

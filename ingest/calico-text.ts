@@ -50,6 +50,7 @@ import {
 } from './calico-vocabulary.js';
 import type { LineParser } from './line-file-source.js';
 import { IngestError } from './problems.js';
+import { noFlowExtras } from '../schemas/defaults.js';
 
 /** The 24 fields of a line, named as Calico names them. */
 export const calicoTextFields = [
@@ -170,20 +171,7 @@ export function parseCalicoText(line: string, options: CalicoTextOptions): RawFl
     num_flows: countOf(f[15]!, 'num_flows'),
     num_flows_started: countOf(f[16]!, 'num_flows_started'),
     num_flows_completed: countOf(f[17]!, 'num_flows_completed'),
-    process_name: null,
-    process_id: null,
-    process_args: [],
-    tcp_mean_send_congestion_window: null,
-    tcp_min_send_congestion_window: null,
-    tcp_mean_smooth_rtt: null,
-    tcp_max_smooth_rtt: null,
-    tcp_mean_min_rtt: null,
-    tcp_max_min_rtt: null,
-    tcp_mean_mss: null,
-    tcp_min_mss: null,
-    tcp_total_retransmissions: null,
-    tcp_lost_packets: null,
-    tcp_unrecovered_to: null,
+    ...noFlowExtras,
   };
 }
 

@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import type { EndpointType, FlowAction, Labels, Reporter } from '../schemas/types.js';
 import { IngestError } from './problems.js';
+import { protocolNumbers } from './protocols.js';
 
 /** Codes of the errors the Calico parsers throw (ParseProblem.reason). */
 export const calicoProblemCodes = {
@@ -73,22 +74,6 @@ const actions: ReadonlyMap<string, FlowAction> = new Map([
   ['d', 'deny'],
 ]);
 
-/** IANA numbers of the protocol names Calico writes. */
-const protocols: ReadonlyMap<string, number> = new Map([
-  ['icmp', 1],
-  ['igmp', 2],
-  ['tcp', 6],
-  ['udp', 17],
-  ['gre', 47],
-  ['esp', 50],
-  ['ah', 51],
-  ['icmpv6', 58],
-  ['icmp6', 58],
-  ['ipv6-icmp', 58],
-  ['sctp', 132],
-  ['udplite', 136],
-]);
-
 const SHORT_WORD = 12;
 
 /** The word as written, else in lower case (short words only). */
@@ -149,7 +134,7 @@ export function millisOfSeconds(token: string, field: string): number {
 export function protoOf(token: string, field: string): number {
   const value = digitsValue(token);
   if (value <= 255) return value;
-  const named = lookUp(protocols, token);
+  const named = lookUp(protocolNumbers, token);
   if (named === undefined) throw badField(field, 'a protocol number 0-255 or name (tcp, udp, icmp, ...)', token);
   return named;
 }

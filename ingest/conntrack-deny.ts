@@ -21,6 +21,7 @@
  */
 import { isIP } from 'node:net';
 import { IngestError } from './problems.js';
+import { protocolNumbers } from './protocols.js';
 
 export interface DenyElement {
   readonly src: string;
@@ -36,21 +37,6 @@ export interface DenyDelta {
   readonly packets: number;
   readonly bytes: number;
 }
-
-const PROTO_NAMES = new Map<string, number>([
-  ['icmp', 1],
-  ['igmp', 2],
-  ['tcp', 6],
-  ['udp', 17],
-  ['gre', 47],
-  ['esp', 50],
-  ['ah', 51],
-  ['ipv6-icmp', 58],
-  ['icmpv6', 58],
-  ['sctp', 132],
-  ['dccp', 33],
-  ['udplite', 136],
-]);
 
 function objectOf(value: unknown): Record<string, unknown> | null {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
@@ -81,7 +67,7 @@ function elementOf(raw: unknown): DenyElement | string {
   if (!Array.isArray(parts) || parts.length !== 4) return 'element is not saddr . daddr . l4proto . dport';
   const [src, dst, protoValue, port] = parts as unknown[];
   if (typeof src !== 'string' || isIP(src) === 0 || typeof dst !== 'string' || isIP(dst) === 0) return 'element addresses are not IP addresses';
-  const proto = typeof protoValue === 'number' ? protoValue : typeof protoValue === 'string' ? (PROTO_NAMES.get(protoValue) ?? Number(protoValue)) : NaN;
+  const proto = typeof protoValue === 'number' ? protoValue : typeof protoValue === 'string' ? (protocolNumbers.get(protoValue) ?? Number(protoValue)) : NaN;
   if (!Number.isInteger(proto) || proto < 0 || proto > 255) return `element protocol ${JSON.stringify(protoValue)} is unknown`;
   const dport = typeof port === 'number' ? port : typeof port === 'string' && /^\d+$/.test(port) ? Number(port) : NaN;
   if (!Number.isInteger(dport) || dport < 0 || dport > 65_535) return `element port ${JSON.stringify(port)} is not a number`;

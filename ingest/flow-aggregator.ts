@@ -15,6 +15,7 @@
  * their bytes and packets.
  */
 import type { FlowAction, FlowOrigin, RawFlow, Reporter } from '../schemas/types.js';
+import { noFlowExtras } from '../schemas/defaults.js';
 
 export type AggregationLevel = 'tuple' | 'no-source-port';
 export const AGGREGATION_LEVELS: readonly AggregationLevel[] = ['tuple', 'no-source-port'];
@@ -199,19 +200,6 @@ function recordOf(b: Bucket, start: number, end: number, host: string, origin: F
     num_flows: b.flows,
     num_flows_started: b.started,
     num_flows_completed: b.completed,
-    process_name: null,
-    process_id: null,
-    process_args: [],
-    tcp_mean_send_congestion_window: null,
-    tcp_min_send_congestion_window: null,
-    tcp_mean_smooth_rtt: null,
-    tcp_max_smooth_rtt: null,
-    tcp_mean_min_rtt: null,
-    tcp_max_min_rtt: null,
-    tcp_mean_mss: null,
-    tcp_min_mss: null,
-    tcp_total_retransmissions: null,
-    tcp_lost_packets: null,
-    tcp_unrecovered_to: null,
+    ...noFlowExtras,
   };
 }

@@ -31,6 +31,7 @@
 import { isIP } from 'node:net';
 import type { RawFlow, Reporter } from '../schemas/types.js';
 import { IngestError } from './problems.js';
+import { noFlowExtras } from '../schemas/defaults.js';
 
 /** Every field AWS documents, with the version that introduced it, in the documented order. */
 export const vpcFieldVersions: Readonly<Record<string, number>> = Object.freeze({
@@ -335,20 +336,7 @@ export function parseVpcLine(format: VpcFlowLogFormat, line: string): VpcLineRes
     num_flows: 1,
     num_flows_started: started,
     num_flows_completed: completed,
-    process_name: null,
-    process_id: null,
-    process_args: [],
-    tcp_mean_send_congestion_window: null,
-    tcp_min_send_congestion_window: null,
-    tcp_mean_smooth_rtt: null,
-    tcp_max_smooth_rtt: null,
-    tcp_mean_min_rtt: null,
-    tcp_max_min_rtt: null,
-    tcp_mean_mss: null,
-    tcp_min_mss: null,
-    tcp_total_retransmissions: null,
-    tcp_lost_packets: null,
-    tcp_unrecovered_to: null,
+    ...noFlowExtras,
   };
   return { kind: 'flow', flow };
 }
