@@ -35,6 +35,7 @@ export async function runCollector(options: CollectorOptions): Promise<void> {
   const flowsOut = metrics.counter('flowsentry_ingest_flows_total', 'Flows published, by source.');
   const messagesOut = metrics.counter('flowsentry_ingest_messages_total', 'Bus messages published, by source.');
   const problems = metrics.counter('flowsentry_ingest_problems_total', 'Input that could not be parsed, by source and reason.');
+  const sourceCounts = metrics.gauge('flowsentry_ingest_source_count', "The source's own cumulative counts: drops by reason, skipped records, polls.");
   const flushSeconds = metrics.gauge('flowsentry_ingest_flush_seconds', 'Time the last batch took from the source to the bus acknowledgement.');
   const labels = { source: source.name };
 
@@ -58,5 +59,6 @@ export async function runCollector(options: CollectorOptions): Promise<void> {
     messagesOut.inc(labels, messages.length);
     for (const problem of batch.problems) problems.inc({ ...labels, reason: problem.reason });
     flushSeconds.set((now() - began) / 1000, labels);
+    for (const [count, value] of Object.entries(source.countsByName?.() ?? {})) sourceCounts.set(value, { ...labels, count });
   }
 }

@@ -45,7 +45,7 @@ import { AddressInterner } from './conntrack-address.js';
 import { type ConntrackEntry, parseConntrackBytes, parseConntrackLine } from './conntrack-parse.js';
 import { IntervalTicker, type Ticker } from './conntrack-ticks.js';
 import { IngestError, problemOf } from './problems.js';
-import type { FlowSource, ParseProblem, SourceBatch, SourceLocation } from './source.js';
+import { flattenCounts, type FlowSource, type ParseProblem, type SourceBatch, type SourceLocation } from './source.js';
 
 export interface ConntrackDenySet {
   /** nftables family of the table: `inet`, `ip`, `ip6`. */
@@ -194,6 +194,10 @@ export class ConntrackSource implements FlowSource<number> {
 
   stats(): ConntrackSourceStats {
     return { ...this.counts, lastError: this.lastError, collector: this.collector?.stats() ?? null };
+  }
+
+  countsByName(): Record<string, number> {
+    return flattenCounts(this.stats());
   }
 
   private async tick(collector: ConntrackCollector, at: number): Promise<SourceBatch<number>> {

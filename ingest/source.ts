@@ -32,4 +32,17 @@ export interface FlowSource<Position = unknown> {
   /** Everything up to `position` reached the bus: a restart resumes after it. */
   commit(position: Position): Promise<void>;
   close(): Promise<void>;
+  /** The source's own cumulative counts (drops by reason, skipped records, ...), exported as metrics. */
+  countsByName?(): Readonly<Record<string, number>>;
+}
+
+/** Every number in a nested stats object, with its path joined by `_` as the name. */
+export function flattenCounts(stats: object, prefix = ''): Record<string, number> {
+  const flat: Record<string, number> = {};
+  for (const [key, value] of Object.entries(stats)) {
+    const name = prefix ? `${prefix}_${key}` : key;
+    if (typeof value === 'number') flat[name] = value;
+    else if (value !== null && typeof value === 'object' && !Array.isArray(value)) Object.assign(flat, flattenCounts(value, name));
+  }
+  return flat;
 }

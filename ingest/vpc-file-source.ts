@@ -78,6 +78,7 @@ export class VpcFileSource implements FlowSource<VpcFilePosition> {
   readonly name: string;
   /** Lines, flows, problems, NODATA/SKIPDATA records, headers and blank lines seen so far. */
   readonly counts: VpcCounts = emptyVpcCounts();
+
   private committed: VpcFilePosition | undefined;
   private loaded = false;
   private writes: Promise<void> = Promise.resolve();
@@ -199,6 +200,10 @@ export class VpcFileSource implements FlowSource<VpcFilePosition> {
     const write = this.writes.then(() => writeCheckpoint(checkpointPath, position, { fsync: fsync ?? true }));
     this.writes = write.catch(() => undefined);
     await write;
+  }
+
+  countsByName(): Record<string, number> {
+    return { ...this.counts };
   }
 
   async close(): Promise<void> {

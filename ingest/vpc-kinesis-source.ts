@@ -72,6 +72,7 @@ interface Pending {
 export class VpcKinesisSource implements FlowSource<VpcKinesisPosition> {
   readonly name: string;
   readonly counts: VpcKinesisCounts = { ...emptyVpcCounts(), records: 0, controlMessages: 0 };
+
   private readonly format: VpcFlowLogFormat;
   private readonly maxQueued: number;
   private consumer: BusConsumer | undefined;
@@ -131,6 +132,10 @@ export class VpcKinesisSource implements FlowSource<VpcKinesisPosition> {
 
   async commit(position: VpcKinesisPosition): Promise<void> {
     while (this.handedOut.length > 0 && this.handedOut[0]!.batch.position.serial <= position.serial) this.handedOut.shift()!.ack();
+  }
+
+  countsByName(): Record<string, number> {
+    return { ...this.counts };
   }
 
   close(): Promise<void> {

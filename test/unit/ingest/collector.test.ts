@@ -23,6 +23,7 @@ function arraySource(batches: SourceBatch<number>[]): FlowSource<number> & { com
       committed.push(position);
     },
     async close() {},
+    countsByName: () => ({ skipped_nodata: 3, dropped_overflow: 1 }),
   };
 }
 
@@ -73,6 +74,8 @@ describe('Ingest > collector', () => {
     assert.deepEqual(events, ['send raw', 'send dead', 'commit 1', 'send raw', 'commit 2'], 'each commit after its sends');
     assert.equal(metrics.counter('flowsentry_ingest_flows_total', '').get({ source: 'fixed' }), 4);
     assert.equal(metrics.counter('flowsentry_ingest_problems_total', '').get({ source: 'fixed', reason: 'INGEST_BAD_LINE' }), 1);
+    assert.equal(metrics.gauge('flowsentry_ingest_source_count', '').get({ source: 'fixed', count: 'dropped_overflow' }), 1);
+    assert.equal(metrics.gauge('flowsentry_ingest_source_count', '').get({ source: 'fixed', count: 'skipped_nodata' }), 3);
   });
 
   it('does not commit a batch whose send failed', async () => {
