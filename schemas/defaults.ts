@@ -20,3 +20,21 @@ export const noFlowExtras: Readonly<Required<FlowExtras>> = Object.freeze({
   tcp_lost_packets: null,
   tcp_unrecovered_to: null,
 });
+
+/** The identity fields of both ends, unknown: for sources that see only addresses (conntrack, VPC flow logs). */
+export const noEndpointIdentity = Object.freeze({
+  source_type: null,
+  source_namespace: null,
+  source_name: null,
+  source_name_aggr: null,
+  source_labels: null,
+  dest_type: null,
+  dest_namespace: null,
+  dest_name: null,
+  dest_name_aggr: null,
+  dest_labels: null,
+  dest_service_namespace: null,
+  dest_service_name: null,
+  dest_service_port: null,
+  dest_service_port_num: null,
+} as const);
