@@ -80,6 +80,8 @@ export const sampleEnrichedFlow: Full<RecordTypes['EnrichedFlow']> = {
   source_labels: { role: 'management-ui', 'app.kubernetes.io/part-of': 'stars-demo' },
   source_service_account: 'management-ui',
   source_node: 'ip-10-0-1-23.ec2.internal',
+  source_workload: 'deployment/management-ui',
+  source_resolution: 'inventory',
   dest_type: 'wep',
   dest_namespace: 'stars',
   dest_name: 'backend-6b9c8d7f5-7qp4z',
@@ -87,6 +89,8 @@ export const sampleEnrichedFlow: Full<RecordTypes['EnrichedFlow']> = {
   dest_labels: { role: 'backend' },
   dest_service_account: 'default',
   dest_node: 'ip-10-0-2-88.ec2.internal',
+  dest_workload: 'deployment/backend',
+  dest_resolution: 'inventory',
 };
 
 export const sampleInventoryEvent: Full<RecordTypes['InventoryEvent']> = {
@@ -103,6 +107,7 @@ export const sampleInventoryEvent: Full<RecordTypes['InventoryEvent']> = {
   host_network: false,
   selector: {},
   ports: [{ name: 'redis', port: 6379, protocol: 'TCP', target_port: '6379' }],
+  phase: 'Running',
   resource_version: '184467',
   observed_time: START - 60000,
 };

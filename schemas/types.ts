@@ -9,6 +9,8 @@ export type FlowOrigin = 'conntrack' | 'calico' | 'vpc';
 export type Reporter = 'src' | 'dst';
 export type FlowAction = 'allow' | 'deny';
 export type Labels = Record<string, string>;
+/** How enrichment found an end's identity (EnrichedFlow since v2). */
+export type IdentityResolution = 'reported' | 'inventory' | 'network' | 'unknown';
 
 /** Process and TCP statistics a collector may add to a flow (RawFlow since v2). */
 export interface FlowExtras {
@@ -76,6 +78,8 @@ export interface EnrichedFlow extends FlowCounters, FlowExtras {
   source_labels?: Labels;
   source_service_account?: string | null;
   source_node?: string | null;
+  source_workload?: string | null;
+  source_resolution?: IdentityResolution;
   dest_type: EndpointType;
   dest_namespace?: string | null;
   dest_name?: string | null;
@@ -83,6 +87,8 @@ export interface EnrichedFlow extends FlowCounters, FlowExtras {
   dest_labels?: Labels;
   dest_service_account?: string | null;
   dest_node?: string | null;
+  dest_workload?: string | null;
+  dest_resolution?: IdentityResolution;
 }
 
 export interface OwnerReference {
@@ -113,6 +119,7 @@ export interface InventoryEvent {
   host_network?: boolean;
   selector?: Labels;
   ports?: ServicePort[];
+  phase?: string | null;
   resource_version?: string | null;
   observed_time: number;
 }

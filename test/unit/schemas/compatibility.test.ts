@@ -75,7 +75,10 @@ describe('Schemas > compatibility', () => {
         const owners = field(schema, 'owners').type as { items: RecordSchema };
         owners.items.fields.push({ name: 'api_version', type: 'string' });
       });
-      assert.deepEqual(problems, ["v1: field 'owners[].api_version' (string) was added without a default"]);
+      assert.deepEqual(problems, [
+        "v1: field 'owners[].api_version' (string) was added without a default",
+        "v2: field 'owners[].api_version' (string) was added without a default",
+      ]);
     });
 
     it('a narrowed numeric type', () => {
