@@ -1,0 +1,317 @@
+import type { EndpointType, InventoryEvent, Labels, ServicePort } from '../schemas/types.js';
+import { canonicalIp, CidrMatcher } from './addresses.js';
+import { IntervalIndex, type Claim } from './interval-index.js';
+import { podWorkload } from './workload.js';
+
+/** Who held an address: everything EnrichedFlow says about one end. */
+export interface EndpointIdentity {
+  readonly type: EndpointType;
+  readonly namespace: string | null;
+  readonly name: string | null;
+  readonly nameAggr: string;
+  readonly labels: Labels;
+  readonly serviceAccount: string | null;
+  readonly node: string | null;
+  readonly workload: string | null;
+}
+
+/** A Service an address belonged to (its cluster IP, or a backend in one of its EndpointSlices). */
+export interface ServiceIdentity {
+  readonly namespace: string;
+  readonly name: string;
+  /** Service ports for a cluster IP; target ports for an EndpointSlice backend. */
+  readonly ports: readonly ServicePort[];
+}
+
+export interface IdentityTableOptions {
+  /** How long a claim on an address is kept after it ended, milliseconds. Default one hour. */
+  readonly retentionMs?: number;
+}
+
+export interface IdentityTableStats {
+  readonly objects: number;
+  readonly addresses: number;
+  readonly claims: number;
+  /** Lookups where two objects of the same kind held the address at once; answered deterministically. */
+  readonly conflicts: number;
+  /** Events applied out of time order for their object. */
+  readonly reordered: number;
+  readonly expired: number;
+}
+
+/** One object's state from one event on: its addresses and, per index, what they resolve to. */
+interface Version {
+  readonly time: number;
+  /** No addresses from here on, ever: deleted, or a pod that reached Succeeded/Failed. */
+  readonly final: boolean;
+  readonly ips: readonly string[];
+  readonly key: string;
+  readonly rank: number;
+  readonly endpoint?: EndpointIdentity;
+  readonly service?: ServiceIdentity;
+  readonly networkSet?: EndpointIdentity;
+}
+
+type IndexName = 'endpoints' | 'clusterIps' | 'backends' | 'networkSets';
+
+interface ObjectHistory {
+  readonly kind: string;
+  readonly index: IndexName;
+  versions: Version[];
+  /** Addresses the object has claims on, to replace them when its history changes. */
+  ips: Set<string>;
+}
+
+const rankOf = { pod: 3, node: 2, hostEndpoint: 2, hostNetworkPod: 1, service: 1 } as const;
+const finalPhases = new Set(['Succeeded', 'Failed']);
+const noLabels: Labels = Object.freeze({}) as Labels;
+
+function labelsKey(labels: Labels): string {
+  return Object.keys(labels)
+    .sort()
+    .map((key) => `${key}=${labels[key]}`)
+    .join(',');
+}
+
+function canonicalIps(ips: readonly string[] | undefined): string[] {
+  const result: string[] = [];
+  for (const ip of ips ?? []) {
+    const canonical = canonicalIp(ip);
+    if (canonical !== undefined && !result.includes(canonical)) result.push(canonical);
+  }
+  return result;
+}
+
+/** What an event says about its object, as a Version (undefined for kinds without addresses). */
+function versionOf(event: InventoryEvent): Version | undefined {
+  const time = event.observed_time;
+  const final = event.type === 'DELETED' || (event.kind === 'Pod' && finalPhases.has(event.phase ?? ''));
+  const labels = event.labels ?? noLabels;
+  switch (event.kind) {
+    case 'Pod': {
+      const node = event.node ?? null;
+      if (event.host_network) {
+        const endpoint: EndpointIdentity = { type: 'hep', namespace: null, name: node, nameAggr: node ?? event.name, labels: noLabels, serviceAccount: null, node, workload: null };
+        return { time, final, ips: canonicalIps(event.ips), key: `hep|${node}`, rank: rankOf.hostNetworkPod, endpoint };
+      }
+      const { nameAggr, workload } = podWorkload({ name: event.name, labels, owners: event.owners ?? [] });
+      const endpoint: EndpointIdentity = {
+        type: 'wep',
+        namespace: event.namespace ?? null,
+        name: event.name,
+        nameAggr,
+        labels,
+        serviceAccount: event.service_account ?? null,
+        node,
+        workload,
+      };
+      const key = `wep|${event.namespace}|${event.name}|${event.service_account}|${node}|${labelsKey(labels)}`;
+      return { time, final, ips: canonicalIps(event.ips), key, rank: rankOf.pod, endpoint };
+    }
+    case 'Node':
+    case 'HostEndpoint': {
+      const node = event.kind === 'Node' ? event.name : (event.node ?? null);
+      const endpoint: EndpointIdentity = { type: 'hep', namespace: null, name: event.name, nameAggr: event.name, labels, serviceAccount: null, node, workload: null };
+      return { time, final, ips: canonicalIps(event.ips), key: `hep|${event.name}|${node}|${labelsKey(labels)}`, rank: event.kind === 'Node' ? rankOf.node : rankOf.hostEndpoint, endpoint };
+    }
+    case 'Service':
+    case 'EndpointSlice': {
+      const name = event.kind === 'Service' ? event.name : labels['kubernetes.io/service-name'];
+      if (!name || !event.namespace) return { time, final: true, ips: [], key: '', rank: 0 };
+      const service: ServiceIdentity = { namespace: event.namespace, name, ports: event.ports ?? [] };
+      const key = `svc|${event.namespace}|${name}|${JSON.stringify(service.ports)}`;
+      return { time, final, ips: canonicalIps(event.ips), key, rank: rankOf.service, service };
+    }
+    case 'NetworkSet':
+    case 'GlobalNetworkSet': {
+      const networkSet: EndpointIdentity = { type: 'ns', namespace: event.namespace ?? null, name: event.name, nameAggr: event.name, labels, serviceAccount: null, node: null, workload: null };
+      return { time, final, ips: [...new Set(event.ips ?? [])], key: `ns|${event.namespace}|${event.name}|${labelsKey(labels)}`, rank: 1, networkSet };
+    }
+    default:
+      return undefined;
+  }
+}
+
+const indexOfKind: Record<string, IndexName> = {
+  Pod: 'endpoints',
+  Node: 'endpoints',
+  HostEndpoint: 'endpoints',
+  Service: 'clusterIps',
+  EndpointSlice: 'backends',
+  NetworkSet: 'networkSets',
+  GlobalNetworkSet: 'networkSets',
+};
+
+/**
+ * Who held each address, and when. Built from InventoryEvents in any order; answers "who was
+ * 10.0.3.7 at 12:00:05", never "who is it now". An object's claim on an address opens when an
+ * event first shows the address and closes when an event no longer shows it, when the object is
+ * deleted, or when a pod reaches Succeeded/Failed (such pods may give their IP away before their
+ * delete arrives). A change of identity (labels, node) closes one claim and opens the next, so a
+ * flow gets the labels its pod had at the flow's time.
+ *
+ * Pure: time comes only from the events and the lookups.
+ */
+export class IdentityTable {
+  private readonly endpoints = new IntervalIndex<EndpointIdentity>();
+  private readonly clusterIps = new IntervalIndex<ServiceIdentity>();
+  private readonly backends = new IntervalIndex<ServiceIdentity>();
+  private readonly histories = new Map<string, ObjectHistory>();
+  private readonly networkSets = new Map<string, { cidrs: readonly string[]; identity: EndpointIdentity }>();
+  private networkSetMatcher: CidrMatcher<EndpointIdentity> | undefined;
+  private readonly retentionMs: number;
+  private conflicts = 0;
+  private reordered = 0;
+  private expired = 0;
+  private latest = Number.NEGATIVE_INFINITY;
+
+  constructor(options: IdentityTableOptions = {}) {
+    this.retentionMs = options.retentionMs ?? 3_600_000;
+  }
+
+  /** The latest observed time of any event applied: the inventory has caught up to here. */
+  get inventoryTime(): number {
+    return this.latest;
+  }
+
+  get stats(): IdentityTableStats {
+    return {
+      objects: this.histories.size,
+      addresses: this.endpoints.addresses + this.clusterIps.addresses + this.backends.addresses,
+      claims: this.endpoints.claims + this.clusterIps.claims + this.backends.claims,
+      conflicts: this.conflicts,
+      reordered: this.reordered,
+      expired: this.expired,
+    };
+  }
+
+  apply(event: InventoryEvent): void {
+    if (event.observed_time > this.latest) this.latest = event.observed_time;
+    const index = indexOfKind[event.kind];
+    const version = index && versionOf(event);
+    if (!index || !version) return;
+    let history = this.histories.get(event.uid);
+    if (!history) this.histories.set(event.uid, (history = { kind: event.kind, index, versions: [], ips: new Set() }));
+    const versions = history.versions;
+    let at = versions.length;
+    while (at > 0 && versions[at - 1]!.time > version.time) at--;
+    const previous = versions[at - 1];
+    if (at === versions.length) {
+      // A change that changes nothing the table keeps (a status update) is not stored.
+      if (previous && !previous.final && !version.final && previous.key === version.key && sameIps(previous, version)) return;
+      versions.push(version);
+    } else {
+      this.reordered++;
+      versions.splice(at, 0, version);
+    }
+    this.rebuild(event.uid, history);
+  }
+
+  /** Who held `ip` during [start, end]; `lookahead` also accepts an object that appeared that long after `end`. */
+  endpointAt(ip: string, start: number, end: number, lookahead = 0): EndpointIdentity | undefined {
+    const found = this.endpoints.find(keyOf(ip), start, end, lookahead);
+    if (found?.conflict) this.conflicts++;
+    return found?.claim.value;
+  }
+
+  /** The Calico network set holding `ip` (most specific CIDR). */
+  networkSetOf(ip: string): EndpointIdentity | undefined {
+    if (this.networkSets.size === 0) return undefined;
+    if (!this.networkSetMatcher) {
+      const matcher = new CidrMatcher<EndpointIdentity>();
+      const ordered = [...this.networkSets].sort(([a], [b]) => (a < b ? -1 : 1));
+      for (const [, set] of ordered) for (const cidr of set.cidrs) matcher.add(cidr, set.identity);
+      this.networkSetMatcher = matcher;
+    }
+    return this.networkSetMatcher.match(ip);
+  }
+
+  /** The Service a flow to `ip`:`port` addressed at its time: by cluster IP first, else as a backend of one of its EndpointSlices. */
+  serviceAt(ip: string, port: number | null, protocol: string | undefined, start: number, end: number): { service: ServiceIdentity; port: ServicePort | undefined } | undefined {
+    const key = keyOf(ip);
+    const byClusterIp = this.clusterIps.find(key, start, end);
+    if (byClusterIp) {
+      const service = byClusterIp.claim.value;
+      return { service, port: service.ports.find((candidate) => candidate.port === port && (!protocol || candidate.protocol === protocol)) };
+    }
+    if (port === null) return undefined;
+    const backend = this.backends.find(key, start, end);
+    if (!backend) return undefined;
+    const service = backend.claim.value;
+    const match = service.ports.find((candidate) => candidate.port === port && (!protocol || candidate.protocol === protocol));
+    return match ? { service, port: match } : undefined;
+  }
+
+  /**
+   * Forgets what ended before `now - retention`: claims, deleted objects, and versions of live
+   * objects that later versions replaced. Bounded memory for a long-running worker.
+   */
+  expire(now: number): void {
+    const cutoff = now - this.retentionMs;
+    for (const [uid, history] of this.histories) {
+      const versions = history.versions;
+      const last = versions[versions.length - 1]!;
+      if (last.final && last.time < cutoff) {
+        this.replaceClaims(uid, history, new Map());
+        this.histories.delete(uid);
+        this.expired++;
+        continue;
+      }
+      let keepFrom = 0;
+      while (keepFrom + 1 < versions.length && versions[keepFrom + 1]!.time <= cutoff) keepFrom++;
+      if (keepFrom > 0) {
+        history.versions = versions.slice(keepFrom);
+        this.rebuild(uid, history);
+      }
+    }
+    this.endpoints.expire(cutoff);
+    this.clusterIps.expire(cutoff);
+    this.backends.expire(cutoff);
+  }
+
+  /** Derives the object's claims from its versions and puts them in its index. */
+  private rebuild(uid: string, history: ObjectHistory): void {
+    if (history.index === 'networkSets') {
+      const last = history.versions[history.versions.length - 1]!;
+      if (last.final || !last.networkSet) this.networkSets.delete(uid);
+      else this.networkSets.set(uid, { cidrs: last.ips, identity: last.networkSet });
+      this.networkSetMatcher = undefined;
+      return;
+    }
+    const claims = new Map<string, Claim<EndpointIdentity | ServiceIdentity>[]>();
+    const open = new Map<string, { claim: Claim<EndpointIdentity | ServiceIdentity>; key: string }>();
+    for (const version of history.versions) {
+      const value = version.endpoint ?? version.service;
+      for (const [ip, held] of open) {
+        if (version.final || held.key !== version.key || !version.ips.includes(ip)) {
+          held.claim.to = version.time;
+          open.delete(ip);
+        }
+      }
+      if (version.final) break;
+      if (!value) continue;
+      for (const ip of version.ips) {
+        if (open.has(ip)) continue;
+        const claim = { from: version.time, to: Infinity, uid, rank: version.rank, value };
+        open.set(ip, { claim, key: version.key });
+        const list = claims.get(ip);
+        if (list) list.push(claim);
+        else claims.set(ip, [claim]);
+      }
+    }
+    this.replaceClaims(uid, history, claims);
+  }
+
+  private replaceClaims(uid: string, history: ObjectHistory, claims: Map<string, Claim<EndpointIdentity | ServiceIdentity>[]>): void {
+    const index = this[history.index as Exclude<IndexName, 'networkSets'>] as IntervalIndex<EndpointIdentity | ServiceIdentity>;
+    index.replace(uid, history.ips, claims);
+    history.ips = new Set(claims.keys());
+  }
+}
+
+/** IPv6 addresses have many spellings; the table keys on one. IPv4 is used as written. */
+const keyOf = (ip: string) => (ip.includes(':') ? (canonicalIp(ip) ?? ip) : ip);
+
+function sameIps(a: Version, b: Version): boolean {
+  return a.ips.length === b.ips.length && a.ips.every((ip, index) => ip === b.ips[index]);
+}
