@@ -42,6 +42,13 @@ export class EnrichCore {
     return flows.some((flow) => this.enricher.awaitsInventory(flow));
   }
 
+  /** The addresses of `flows` that the inventory should know but does not (yet). */
+  awaitedAddresses(flows: readonly RawFlow[]): Set<string> {
+    const addresses = new Set<string>();
+    for (const flow of flows) this.enricher.addAwaitedAddresses(flow, addresses);
+    return addresses;
+  }
+
   /**
    * Enriches flows and aggregates them by level. `waited` says whether the caller gave the
    * inventory its grace: only then do objects seen up to the grace after a flow count for it.

@@ -75,6 +75,12 @@ export class Enricher {
     return this.unknownEnd(flow.source_type, flow.source_ip, flow) || this.unknownEnd(flow.dest_type, flow.dest_ip, flow);
   }
 
+  /** The addresses of `flow` that the inventory should know but does not (yet), added to `into`. */
+  addAwaitedAddresses(flow: RawFlow, into: Set<string>): void {
+    if (this.unknownEnd(flow.source_type, flow.source_ip, flow)) into.add(flow.source_ip!);
+    if (this.unknownEnd(flow.dest_type, flow.dest_ip, flow)) into.add(flow.dest_ip!);
+  }
+
   /**
    * The EnrichedFlow. `lookahead` (milliseconds) also accepts an object the inventory saw up to
    * that long after the flow ended: the grace a caller waited.
@@ -161,7 +167,11 @@ export class Enricher {
   private unknownEnd(type: RawFlow['source_type'], ip: string | null | undefined, flow: RawFlow): boolean {
     if (type || !ip) return false;
     if (this.cluster.match(ip) === undefined) return false;
-    return this.table.endpointAt(ip, flow.start_time, flow.end_time) === undefined && this.table.networkSetOf(ip) === undefined;
+    return (
+      this.table.endpointAt(ip, flow.start_time, flow.end_time) === undefined &&
+      this.table.serviceOfClusterIp(ip, flow.start_time, flow.end_time) === undefined &&
+      this.table.networkSetOf(ip) === undefined
+    );
   }
 
   private resolve(
@@ -201,6 +211,11 @@ export class Enricher {
     if (held) {
       this.counts.inventory++;
       return { identity: held, resolution: 'inventory' };
+    }
+    if (this.table.serviceOfClusterIp(ip, start, end)) {
+      // A Service's virtual address: no endpoint of its own; dest_service_* names the Service.
+      this.counts.inventory++;
+      return networkEnd(this.named.match(ip) ?? (this.privateRanges.match(ip) ? 'pvt' : 'pub'), 'inventory');
     }
     const networkSet = this.table.networkSetOf(ip);
     if (networkSet) {

@@ -226,6 +226,11 @@ export class IdentityTable {
     return this.networkSetMatcher.match(ip);
   }
 
+  /** The Service whose cluster IP `ip` was during [start, end]. */
+  serviceOfClusterIp(ip: string, start: number, end: number): ServiceIdentity | undefined {
+    return this.clusterIps.find(keyOf(ip), start, end)?.claim.value;
+  }
+
   /** The Service a flow to `ip`:`port` addressed at its time: by cluster IP first, else as a backend of one of its EndpointSlices. */
   serviceAt(ip: string, port: number | null, protocol: string | undefined, start: number, end: number): { service: ServiceIdentity; port: ServicePort | undefined } | undefined {
     const key = keyOf(ip);

@@ -79,5 +79,10 @@ export interface Bus {
   ensureTopics(specs: readonly TopicSpec[]): Promise<void>;
   producer(): BusProducer;
   consumer(options: ConsumerOptions): BusConsumer;
+  /**
+   * Per partition, the position the next message will get (Kafka's high watermark): a reader
+   * that has handled everything before it has caught up. Transports without it leave it out.
+   */
+  endOffsets?(topic: string): Promise<ReadonlyMap<number, string>>;
   close(): Promise<void>;
 }

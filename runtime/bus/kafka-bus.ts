@@ -65,6 +65,17 @@ export class KafkaBus implements Bus {
     }
   }
 
+  async endOffsets(topic: string): Promise<ReadonlyMap<number, string>> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return new Map(offsets.map((entry) => [entry.partition, entry.high] as const));
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   producer(): BusProducer {
     const producer = new KafkaBatchingProducer(
       this.kafka.producer({

@@ -77,6 +77,11 @@ export class MemoryBus implements Bus {
     this.changed.notify();
   }
 
+  async endOffsets(topic: string): Promise<ReadonlyMap<number, string>> {
+    this.assertOpen();
+    return new Map(this.topic(topic).partitions.map((log, partition) => [partition, String(endOffset(log))] as const));
+  }
+
   producer(): BusProducer {
     return new MemoryProducer(this);
   }

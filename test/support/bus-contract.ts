@@ -15,6 +15,8 @@ export interface BusContractSubject {
   readonly partitions: number;
   /** How long to wait for deliveries and rebalances. */
   readonly timeoutMs: number;
+  /** Whether the transport tells where partitions end (Kafka and in-process do, Kinesis does not). */
+  readonly endOffsets: boolean;
 }
 
 const messagesFor = (keys: number, perKey: number, tag = ''): OutgoingMessage[] =>
@@ -73,6 +75,30 @@ export function busContract(subject: BusContractSubject): void {
       for (let key = 0; key < 10; key++) {
         const sequence = seen.filter((value) => value.startsWith(`key-${key}:`)).map((value) => Number(value.split(':')[1]));
         assert.deepEqual(sequence, Array.from({ length: 30 }, (_, i) => i), `order of key-${key}`);
+      }
+    });
+
+    it(subject.endOffsets ? 'tells where each partition ends' : 'says it cannot tell where partitions end', async () => {
+      assert.equal(typeof bus.endOffsets, subject.endOffsets ? 'function' : 'undefined');
+      if (!bus.endOffsets) return;
+      const topic = await freshTopic('ends');
+      const all = messagesFor(6, 5);
+      await send(topic, all);
+      const ends = await bus.endOffsets(topic);
+      assert.equal(ends.size, subject.partitions);
+      assert.equal([...ends.values()].reduce((sum, end) => sum + Number(end), 0), all.length);
+      const { seen, start, consumer } = recorder(bus.consumer({ groupId: uniqueName('ends'), topics: [topic] }));
+      const lastOffsets = new Map<number, number>();
+      const origin = consumer.start.bind(consumer);
+      consumer.start = (handler) => origin(async (batch) => {
+        lastOffsets.set(batch.partition, Number(batch.messages[batch.messages.length - 1]!.offset));
+        await handler(batch);
+      });
+      await start();
+      await waitFor(() => seen.length >= all.length, { ...wait, description: `${all.length} messages` });
+      await consumer.close();
+      for (const [partition, end] of ends) {
+        if (end !== '0') assert.equal(lastOffsets.get(partition)! + 1, Number(end), `partition ${partition} ends after its last message`);
       }
     });
 

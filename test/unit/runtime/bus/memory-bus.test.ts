@@ -5,7 +5,7 @@ import { murmur2, partitionForKey } from '../../../../runtime/bus/partitioner.js
 import { busContract } from '../../../support/bus-contract.js';
 import { waitFor } from '../../../support/wait.js';
 
-busContract({ name: 'in-process', create: async () => new MemoryBus({ retryBackoffMs: 10 }), partitions: 3, timeoutMs: 5_000 });
+busContract({ name: 'in-process', create: async () => new MemoryBus({ retryBackoffMs: 10 }), partitions: 3, timeoutMs: 5_000, endOffsets: true });
 
 describe('Runtime > bus > in-process', () => {
   it('makes a producer wait while a group lags too far behind, and lets it go once the group catches up', async () => {

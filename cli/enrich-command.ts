@@ -1,0 +1,71 @@
+import { parseArgs } from 'node:util';
+import { EnrichWorker } from '../enrich/enrich-worker.js';
+import { createBus } from '../runtime/bus/select.js';
+import { endpointsFromEnv } from '../runtime/endpoints.js';
+import { MetricsRegistry } from '../runtime/metrics.js';
+import { topicSpecs } from '../runtime/topics.js';
+import type { CliCommand } from './command.js';
+import { enrichArgOptions, enrichCoreOptionsOf, enrichOptionsUsage } from './enrich-options.js';
+
+const usage = `flowsentry enrich [options]
+
+Consumes RawFlow from flowsentry.flows.raw.v1, joins both ends with who they were at the flow's
+time (from the compacted inventory topic, read to its end before any flow), and publishes
+EnrichedFlow to flowsentry.flows.enriched.v1, keyed by source workload. Runs until SIGTERM or
+SIGINT, then finishes the batch in hand, commits and exits 0. Needs KAFKA_BROKERS.
+
+options:
+  --group NAME             consumer group; workers of one group share the partitions (default flowsentry-enrich)
+  --partitions N           partitions of topics it creates when missing (default 6)
+${enrichOptionsUsage}
+
+example:
+  KAFKA_BROKERS=localhost:9092 flowsentry enrich --cluster-cidr 10.0.0.0/16 --networks-file ip-ranges.json`;
+
+export const enrichCommand: CliCommand = {
+  name: 'enrich',
+  summary: 'join flows with the Kubernetes identity of both ends at the flow time, on the bus',
+  usage,
+  async run(args) {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args: [...args],
+        strict: true,
+        allowPositionals: false,
+        options: { group: { type: 'string' }, partitions: { type: 'string' }, ...enrichArgOptions },
+      }));
+    } catch (error) {
+      console.error(`flowsentry enrich: ${(error as Error).message}\n\n${usage}`);
+      return 2;
+    }
+    const problems: string[] = [];
+    const core = enrichCoreOptionsOf(values, problems);
+    const partitions = Number(values.partitions ?? 6);
+    if (!Number.isInteger(partitions) || partitions < 1) problems.push(`--partitions: '${values.partitions}' is not a positive integer`);
+    const endpoints = endpointsFromEnv();
+    if (!endpoints.kafkaBrokers) problems.push('KAFKA_BROKERS is not set: enrich runs on Kafka (flowsentry run runs every stage in one process)');
+    if (problems.length > 0) {
+      console.error(`flowsentry enrich: ${problems.length} problem(s) in the options:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+      return 2;
+    }
+    const bus = createBus(endpoints, { kind: 'kafka', clientId: 'flowsentry-enrich' });
+    const metrics = new MetricsRegistry();
+    const worker = new EnrichWorker({ ...core, bus, metrics, ...(values.group ? { groupId: values.group } : {}) });
+    let stop: () => void = () => undefined;
+    const stopped = new Promise<void>((resolveStop) => (stop = resolveStop));
+    process.once('SIGTERM', stop).once('SIGINT', stop);
+    try {
+      await bus.ensureTopics(topicSpecs(partitions));
+      await worker.start();
+      console.error(`enrich: inventory read (${worker.core.table.stats.objects} objects), taking flows`);
+      await stopped;
+    } finally {
+      process.off('SIGTERM', stop).off('SIGINT', stop);
+      await worker.close();
+      await bus.close();
+      console.error(metrics.render().trim());
+    }
+    return 0;
+  },
+};
