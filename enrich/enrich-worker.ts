@@ -13,7 +13,7 @@ export interface EnrichWorkerOptions extends EnrichCoreOptions {
   readonly metrics: MetricsRegistry;
   /** Consumer group of the flow input; workers of one group share the partitions. Default `flowsentry-enrich`. */
   readonly groupId?: string;
-  readonly topics?: Partial<Pick<typeof defaultTopics, 'flowsRaw' | 'inventory' | 'flowsEnriched' | 'deadLetters'>>;
+  readonly topics?: Partial<Record<WorkerTopic, string>>;
   /** Longest the start waits for the inventory to be read up to its end. Default 5 minutes. */
   readonly restoreTimeoutMs?: number;
   /** How long an address that stayed unknown after a full grace is not waited for again. Default 30 s. */
@@ -22,6 +22,8 @@ export interface EnrichWorkerOptions extends EnrichCoreOptions {
   /** Wall clock, for waits and dead-letter times only: enrichment itself runs on event time. */
   readonly now?: () => number;
 }
+
+type WorkerTopic = 'flowsRaw' | 'inventory' | 'flowsEnriched' | 'deadLetters';
 
 const rawFlows = codecFor('RawFlow');
 const enrichedFlows = codecFor('EnrichedFlow');
@@ -58,7 +60,7 @@ export function enrichedMessages(topic: string, flows: readonly EnrichedFlow[]):
  */
 export class EnrichWorker {
   readonly core: EnrichCore;
-  private readonly topics: Required<NonNullable<EnrichWorkerOptions['topics']>>;
+  private readonly topics: Record<WorkerTopic, string>;
   private readonly inventoryChanged = new Signal();
   private inventoryConsumer: BusConsumer | undefined;
   private inventoryProducer: BusProducer | undefined;
