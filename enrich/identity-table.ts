@@ -45,7 +45,6 @@ interface Version {
   /** No addresses from here on, ever: deleted, or a pod that reached Succeeded/Failed. */
   readonly final: boolean;
   readonly ips: readonly string[];
-  readonly key: string;
   readonly rank: number;
   readonly endpoint?: EndpointIdentity;
   readonly service?: ServiceIdentity;
@@ -59,7 +58,7 @@ interface ObjectHistory {
   readonly index: IndexName;
   versions: Version[];
   /** Addresses the object has claims on, to replace them when its history changes. */
-  ips: Set<string>;
+  ips: readonly string[];
 }
 
 const rankOf = { pod: 3, node: 2, hostEndpoint: 2, hostNetworkPod: 1, service: 1 } as const;
@@ -82,50 +81,107 @@ function canonicalIps(ips: readonly string[] | undefined): string[] {
   return result;
 }
 
+/**
+ * Shares the strings and label sets that many objects repeat (namespaces, nodes, workload names,
+ * the labels of one ReplicaSet's pods): most of the table's memory otherwise. Cleared at each
+ * retention pass, so names of workloads long gone do not pile up.
+ */
+class Interner {
+  private readonly strings = new Map<string, string>();
+  private readonly labelSets = new Map<string, Labels>();
+
+  string<T extends string | null>(value: T): T {
+    if (value === null) return value;
+    const known = this.strings.get(value);
+    if (known !== undefined) return known as T;
+    this.strings.set(value, value);
+    return value;
+  }
+
+  labels(labels: Labels | undefined): Labels {
+    if (!labels) return noLabels;
+    const key = labelsKey(labels);
+    if (key === '') return noLabels;
+    const known = this.labelSets.get(key);
+    if (known) return known;
+    this.labelSets.set(key, labels);
+    return labels;
+  }
+
+  clear(): void {
+    this.strings.clear();
+    this.labelSets.clear();
+  }
+}
+
+function sameLabels(a: Labels, b: Labels): boolean {
+  if (a === b) return true;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((key) => a[key] === b[key]);
+}
+
+function sameEndpoint(a: EndpointIdentity | undefined, b: EndpointIdentity | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return (
+    a.type === b.type && a.namespace === b.namespace && a.name === b.name && a.nameAggr === b.nameAggr && a.serviceAccount === b.serviceAccount &&
+    a.node === b.node && a.workload === b.workload && sameLabels(a.labels, b.labels)
+  );
+}
+
+function sameService(a: ServiceIdentity | undefined, b: ServiceIdentity | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return a.namespace === b.namespace && a.name === b.name && JSON.stringify(a.ports) === JSON.stringify(b.ports);
+}
+
+/** Two versions an object's claims need not tell apart: same addresses, same identity. */
+const sameState = (a: Version, b: Version) => a.rank === b.rank && sameEndpoint(a.endpoint, b.endpoint) && sameService(a.service, b.service);
+
 /** What an event says about its object, as a Version (undefined for kinds without addresses). */
-function versionOf(event: InventoryEvent): Version | undefined {
+function versionOf(event: InventoryEvent, intern: Interner): Version | undefined {
   const time = event.observed_time;
   const final = event.type === 'DELETED' || (event.kind === 'Pod' && finalPhases.has(event.phase ?? ''));
-  const labels = event.labels ?? noLabels;
+  const labels = intern.labels(event.labels);
+  const namespace = intern.string(event.namespace ?? null);
   switch (event.kind) {
     case 'Pod': {
-      const node = event.node ?? null;
+      const node = intern.string(event.node ?? null);
       if (event.host_network) {
         const endpoint: EndpointIdentity = { type: 'hep', namespace: null, name: node, nameAggr: node ?? event.name, labels: noLabels, serviceAccount: null, node, workload: null };
-        return { time, final, ips: canonicalIps(event.ips), key: `hep|${node}`, rank: rankOf.hostNetworkPod, endpoint };
+        return { time, final, ips: canonicalIps(event.ips), rank: rankOf.hostNetworkPod, endpoint };
       }
       const { nameAggr, workload } = podWorkload({ name: event.name, labels, owners: event.owners ?? [] });
       const endpoint: EndpointIdentity = {
         type: 'wep',
-        namespace: event.namespace ?? null,
+        namespace,
         name: event.name,
-        nameAggr,
+        nameAggr: intern.string(nameAggr),
         labels,
-        serviceAccount: event.service_account ?? null,
+        serviceAccount: intern.string(event.service_account ?? null),
         node,
-        workload,
+        workload: intern.string(workload),
       };
-      const key = `wep|${event.namespace}|${event.name}|${event.service_account}|${node}|${labelsKey(labels)}`;
-      return { time, final, ips: canonicalIps(event.ips), key, rank: rankOf.pod, endpoint };
+      return { time, final, ips: canonicalIps(event.ips), rank: rankOf.pod, endpoint };
     }
     case 'Node':
     case 'HostEndpoint': {
-      const node = event.kind === 'Node' ? event.name : (event.node ?? null);
+      const node = intern.string(event.kind === 'Node' ? event.name : (event.node ?? null));
       const endpoint: EndpointIdentity = { type: 'hep', namespace: null, name: event.name, nameAggr: event.name, labels, serviceAccount: null, node, workload: null };
-      return { time, final, ips: canonicalIps(event.ips), key: `hep|${event.name}|${node}|${labelsKey(labels)}`, rank: event.kind === 'Node' ? rankOf.node : rankOf.hostEndpoint, endpoint };
+      return { time, final, ips: canonicalIps(event.ips), rank: event.kind === 'Node' ? rankOf.node : rankOf.hostEndpoint, endpoint };
     }
     case 'Service':
     case 'EndpointSlice': {
       const name = event.kind === 'Service' ? event.name : labels['kubernetes.io/service-name'];
-      if (!name || !event.namespace) return { time, final: true, ips: [], key: '', rank: 0 };
-      const service: ServiceIdentity = { namespace: event.namespace, name, ports: event.ports ?? [] };
-      const key = `svc|${event.namespace}|${name}|${JSON.stringify(service.ports)}`;
-      return { time, final, ips: canonicalIps(event.ips), key, rank: rankOf.service, service };
+      if (!name || !namespace) return { time, final: true, ips: [], rank: 0 };
+      const service: ServiceIdentity = { namespace, name, ports: event.ports ?? [] };
+      return { time, final, ips: canonicalIps(event.ips), rank: rankOf.service, service };
     }
     case 'NetworkSet':
     case 'GlobalNetworkSet': {
-      const networkSet: EndpointIdentity = { type: 'ns', namespace: event.namespace ?? null, name: event.name, nameAggr: event.name, labels, serviceAccount: null, node: null, workload: null };
-      return { time, final, ips: [...new Set(event.ips ?? [])], key: `ns|${event.namespace}|${event.name}|${labelsKey(labels)}`, rank: 1, networkSet };
+      const networkSet: EndpointIdentity = { type: 'ns', namespace, name: event.name, nameAggr: event.name, labels, serviceAccount: null, node: null, workload: null };
+      return { time, final, ips: [...new Set(event.ips ?? [])], rank: 1, networkSet };
     }
     default:
       return undefined;
@@ -157,6 +213,7 @@ export class IdentityTable {
   private readonly clusterIps = new IntervalIndex<ServiceIdentity>();
   private readonly backends = new IntervalIndex<ServiceIdentity>();
   private readonly histories = new Map<string, ObjectHistory>();
+  private readonly intern = new Interner();
   private readonly networkSets = new Map<string, { cidrs: readonly string[]; identity: EndpointIdentity }>();
   private networkSetMatcher: CidrMatcher<EndpointIdentity> | undefined;
   private readonly retentionMs: number;
@@ -188,17 +245,19 @@ export class IdentityTable {
   apply(event: InventoryEvent): void {
     if (event.observed_time > this.latest) this.latest = event.observed_time;
     const index = indexOfKind[event.kind];
-    const version = index && versionOf(event);
+    const full = index && versionOf(event, this.intern);
+    // From a final version on the object holds nothing: its identity need not be kept.
+    const version = full && full.final ? { time: full.time, final: true, ips: [], rank: full.rank } : full;
     if (!index || !version) return;
     let history = this.histories.get(event.uid);
-    if (!history) this.histories.set(event.uid, (history = { kind: event.kind, index, versions: [], ips: new Set() }));
+    if (!history) this.histories.set(event.uid, (history = { kind: event.kind, index, versions: [], ips: [] }));
     const versions = history.versions;
     let at = versions.length;
     while (at > 0 && versions[at - 1]!.time > version.time) at--;
     const previous = versions[at - 1];
     if (at === versions.length) {
       // A change that changes nothing the table keeps (a status update) is not stored.
-      if (previous && !previous.final && !version.final && previous.key === version.key && sameIps(previous, version)) return;
+      if (previous && !previous.final && !version.final && sameState(previous, version) && sameIps(previous, version)) return;
       versions.push(version);
     } else {
       this.reordered++;
@@ -253,6 +312,7 @@ export class IdentityTable {
    */
   expire(now: number): void {
     const cutoff = now - this.retentionMs;
+    this.intern.clear();
     for (const [uid, history] of this.histories) {
       const versions = history.versions;
       const last = versions[versions.length - 1]!;
@@ -284,11 +344,11 @@ export class IdentityTable {
       return;
     }
     const claims = new Map<string, Claim<EndpointIdentity | ServiceIdentity>[]>();
-    const open = new Map<string, { claim: Claim<EndpointIdentity | ServiceIdentity>; key: string }>();
+    const open = new Map<string, { claim: Claim<EndpointIdentity | ServiceIdentity>; version: Version }>();
     for (const version of history.versions) {
       const value = version.endpoint ?? version.service;
       for (const [ip, held] of open) {
-        if (version.final || held.key !== version.key || !version.ips.includes(ip)) {
+        if (version.final || !version.ips.includes(ip) || !sameState(held.version, version)) {
           held.claim.to = version.time;
           open.delete(ip);
         }
@@ -298,7 +358,7 @@ export class IdentityTable {
       for (const ip of version.ips) {
         if (open.has(ip)) continue;
         const claim = { from: version.time, to: Infinity, uid, rank: version.rank, value };
-        open.set(ip, { claim, key: version.key });
+        open.set(ip, { claim, version });
         const list = claims.get(ip);
         if (list) list.push(claim);
         else claims.set(ip, [claim]);
@@ -310,7 +370,7 @@ export class IdentityTable {
   private replaceClaims(uid: string, history: ObjectHistory, claims: Map<string, Claim<EndpointIdentity | ServiceIdentity>[]>): void {
     const index = this[history.index as Exclude<IndexName, 'networkSets'>] as IntervalIndex<EndpointIdentity | ServiceIdentity>;
     index.replace(uid, history.ips, claims);
-    history.ips = new Set(claims.keys());
+    history.ips = [...claims.keys()];
   }
 }
 
