@@ -113,43 +113,92 @@ export function parseCidr(text: string): Cidr {
   return { bits: address.bits, prefix, network: address.value & maskOf(address.bits, prefix) };
 }
 
+/** An IPv4 address as an unsigned 32-bit number, or -1: the hot path of matching, without BigInt. */
+function ipv4Number(text: string): number {
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 46) {
+      if (digits === 0 || ++dots > 3) return -1;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+    } else if (code >= 48 && code <= 57 && digits < 3) {
+      octet = octet * 10 + (code - 48);
+      digits++;
+      if (octet > 255) return -1;
+    } else {
+      return -1;
+    }
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return value * 256 + octet;
+}
+
+interface PrefixLength<Key, Name> {
+  readonly prefix: number;
+  readonly mask: Key;
+  readonly blocks: Map<Key, Name>;
+}
+
 /**
  * Longest-prefix match of addresses against named CIDR blocks: one map per prefix length in use,
- * so a lookup costs one probe per distinct length (at most 33 for IPv4), whatever the number of blocks.
+ * so a lookup costs one probe per distinct length (at most 33 for IPv4), whatever the number of
+ * blocks. IPv4 is matched on plain numbers, IPv6 on BigInt.
  */
 export class CidrMatcher<Name = string> {
-  private readonly byLength = new Map<string, Map<bigint, Name>>();
-  private lengths: { bits: 32 | 128; prefix: number; mask: bigint }[] = [];
+  private readonly v4: PrefixLength<number, Name>[] = [];
+  private readonly v6: PrefixLength<bigint, Name>[] = [];
+  private count = 0;
 
   add(cidr: Cidr | string, name: Name): this {
     const block = typeof cidr === 'string' ? parseCidr(cidr) : cidr;
-    const key = `${block.bits}/${block.prefix}`;
-    let map = this.byLength.get(key);
-    if (!map) {
-      this.byLength.set(key, (map = new Map()));
-      this.lengths.push({ bits: block.bits, prefix: block.prefix, mask: maskOf(block.bits, block.prefix) });
-      this.lengths.sort((a, b) => b.prefix - a.prefix);
+    if (block.bits === 32) {
+      const mask = block.prefix === 0 ? 0 : (0xffffffff << (32 - block.prefix)) >>> 0;
+      this.insert(this.v4, block.prefix, mask, Number(block.network), name);
+    } else {
+      this.insert(this.v6, block.prefix, maskOf(128, block.prefix), block.network, name);
     }
-    if (!map.has(block.network)) map.set(block.network, name);
     return this;
   }
 
   get size(): number {
-    let total = 0;
-    for (const map of this.byLength.values()) total += map.size;
-    return total;
+    return this.count;
   }
 
   /** The name of the most specific block holding `ip`, or undefined. */
   match(ip: string): Name | undefined {
-    const address = parseAddress(ip);
-    if (!address) return undefined;
-    for (const { bits, prefix, mask } of this.lengths) {
-      if (bits !== address.bits) continue;
-      const name = this.byLength.get(`${bits}/${prefix}`)!.get(address.value & mask);
+    const v4 = ipv4Number(ip);
+    if (v4 >= 0) {
+      for (const length of this.v4) {
+        const name = length.blocks.get((v4 & length.mask) >>> 0);
+        if (name !== undefined) return name;
+      }
+      return undefined;
+    }
+    if (this.v6.length === 0 || !ip.includes(':')) return undefined;
+    const v6 = parseIpv6(ip);
+    if (v6 === undefined) return undefined;
+    for (const length of this.v6) {
+      const name = length.blocks.get(v6 & length.mask);
       if (name !== undefined) return name;
     }
     return undefined;
+  }
+
+  private insert<Key>(lengths: PrefixLength<Key, Name>[], prefix: number, mask: Key, network: Key, name: Name): void {
+    let length = lengths.find((candidate) => candidate.prefix === prefix);
+    if (!length) {
+      lengths.push((length = { prefix, mask, blocks: new Map() }));
+      lengths.sort((a, b) => b.prefix - a.prefix);
+    }
+    if (!length.blocks.has(network)) {
+      length.blocks.set(network, name);
+      this.count++;
+    }
   }
 }
 

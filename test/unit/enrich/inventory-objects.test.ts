@@ -41,6 +41,9 @@ describe('Enrich > addresses', () => {
     assert.equal(matcher.match('10.2.2.3'), 'wide');
     assert.equal(matcher.match('11.0.0.1'), undefined);
     assert.equal(matcher.match('2600:1f18:1::1'), 'v6');
+    assert.equal(matcher.match('2600:1f19::1'), undefined);
+    const edges = new CidrMatcher<string>().add('0.0.0.0/0', 'any').add('255.255.255.255/32', 'one').add('::/0', 'any6');
+    assert.deepEqual(['255.255.255.255', '255.255.255.254', '1.2.3.4', 'fe80::1', 'nonsense'].map((ip) => edges.match(ip)), ['one', 'any', 'any', 'any6', undefined]);
   });
 });
 
