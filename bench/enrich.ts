@@ -1,47 +1,56 @@
 /**
- * `npx tsx bench/enrich.ts [flows]` (or `npm run bench -- enrich [flows]`): the enrich core with
- * 50 000 live pods and 200 000 IP intervals (claims) in its identity table.
+ * `npx tsx bench/enrich.ts [flows]` (or `npm run bench -- enrich [flows]`; default 30 000 flows,
+ * about 45 s on 2 cores): the enrich core with 50 000 live pods and 200 000 IP intervals (claims)
+ * in its identity table.
  *
  * - Enrichment throughput in flows/s: decode a RawFlow batch, `EnrichCore.enrich(flows, true)`,
- *   encode the output as EnrichedFlow batches grouped by source workload (the output key), at
- *   aggregation levels 0/0 (the headline: one record out per record in) and at the default 2/1.
- * - Beside it, in the same run, the decode+encode floor: decode the same batches, build an
+ *   encode the output as the worker does (`enrichedMessages`: one EnrichedFlow batch per source
+ *   workload), at aggregation levels 0/0 (the headline: one record out per record in) and at the
+ *   default 2/1. Also 0/0 the way the worker runs it (`enrichEach`, then the addresses worth
+ *   waiting for from the records, then `finish`; no waiting happens here).
+ * - Beside them, in the same run, the decode+encode floor: decode the same batches, build an
  *   EnrichedFlow literal per flow from identities prepared before the timing (no lookup), encode
- *   with the same grouping. The output is byte for byte the level-0 enrich output (checked), so
+ *   with the same grouping. Its output is byte for byte the level-0 enrich output (checked), so
  *   the ratio enrich / floor is the cost of the join alone. Goal: ≥ 0.7.
  * - Memory: heap used after GC by a table of 10k and of 50k pods (no address reuse), per 10k
  *   pods; and by the full table (50k live pods, 150k deleted ones whose claims are kept).
- * - One full retention scan (`IdentityTable.expire`) of the full table, which the core runs every
- *   tenth of the retention period of event time.
+ * - One full retention scan (`IdentityTable.expire`) of the full table, which the core runs
+ *   inline every tenth of the retention period of event time.
  *
  * Inventory: 100 Nodes, 200 namespaces, 2 000 Deployments (ReplicaSet owner, pod-template-hash,
- * 3–6 labels). Pods are created and deleted over ~2 h of simulated time on a pool of 56 000
+ * 3–6 labels). Pods are created and deleted over ~1 h of simulated time on a pool of 56 000
  * addresses (a freed address goes to a pod of another namespace later) until 200 000 pods have
  * existed and 50 000 are alive. Every InventoryEvent goes through Avro encode+decode before
  * `applyInventory`, as the worker reads them from the inventory topic. Retention is 30 days:
  * nothing expires during the bench.
  *
  * Flows: conntrack RawFlow batches of 200 (one node, one 10 s interval each; no identity fields):
- * one end a pod (95%) or the node itself on the reporting node; the other a live pod anywhere
- * (72%), a node (8%), a public address (17%) or an unknown private address (3%).
+ * one end a pod of the reporting node (95%, some pods much busier) or the node itself; the other a
+ * pod of one of three peer Deployments (72%), a node (8%), a public address (17%) or an unknown
+ * private address (3%).
  *
  * The level 2/1 figure runs `aggregateFlows` with the default levels on the level-0 core's output
- * (what `EnrichCore.enrich` does with those levels; one copy of the array more), so that one
- * table serves both. Deterministic (LCG). One warm-up, then the median of 5, the cases interleaved.
- * Heap figures need GC: `--expose-gc` is set at run time (or run `node --expose-gc --import tsx bench/enrich.ts`).
+ * (what `EnrichCore.enrich` does with those levels, plus one copy of the array), so that one
+ * table serves every case. Deterministic (LCG). One warm-up, then the median of 5; within a
+ * sample the cases take turns every 5 000 flows, so a shared machine's slow spells hit all alike. Heap figures need GC: `--expose-gc` is set at run time (or run
+ * `node --expose-gc --import tsx bench/enrich.ts`).
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { aggregateFlows, defaultAggregationLevels } from '../enrich/aggregation.js';
 import { EnrichCore } from '../enrich/enrich-core.js';
+import { enrichedMessages } from '../enrich/enrich-worker.js';
+import { topics } from '../runtime/topics.js';
 import { codecFor } from '../schemas/codec.js';
 import type { EnrichedFlow, InventoryEvent, Labels, RawFlow } from '../schemas/types.js';
 import { report, withBaseline, type Figure } from './report.js';
 
-const totalFlows = Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ?? 40_000);
+const totalFlows = Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ?? 30_000);
 const BATCH = 200;
 const warmups = 1;
 const samples = 5;
+/** Batches each case runs before the next takes its turn (5 000 flows). */
+const CHUNK = 25;
 
 const NODES = 100;
 const NAMESPACES = 200;
@@ -80,7 +89,6 @@ function random(seed: number): () => number {
 }
 
 const rawCodec = codecFor('RawFlow');
-const enrichedCodec = codecFor('EnrichedFlow');
 const inventoryCodec = codecFor('InventoryEvent');
 
 // ---------------------------------------------------------------------------------------------
@@ -370,28 +378,31 @@ function flowBatches(cluster: Cluster, batches: number): Buffer[] {
 // ---------------------------------------------------------------------------------------------
 // The measured paths
 
-/** Encodes records as EnrichedFlow batches, one per source workload (the enriched topic's key); returns records written. */
+/** The worker's output: one EnrichedFlow batch per source workload (`enrichedMessages`); returns records written. */
 function encodeGrouped(records: readonly EnrichedFlow[], sink: (bytes: Buffer) => void): number {
-  const groups = new Map<string, EnrichedFlow[]>();
-  for (const record of records) {
-    const key = `${record.source_namespace}/${record.source_workload ?? record.source_name_aggr}`;
-    const group = groups.get(key);
-    if (group) group.push(record);
-    else groups.set(key, [record]);
-  }
-  for (const group of groups.values()) sink(enrichedCodec.encodeBatch(group));
+  for (const message of enrichedMessages(topics.flowsEnriched, records)) sink(message.value);
   return records.length;
 }
 
 let outputBytes = 0;
+let awaitedAddresses = 0;
 const countBytes = (bytes: Buffer) => {
   outputBytes += bytes.length;
 };
 
-function enrichRun(core: EnrichCore, batches: readonly Buffer[], aggregate: boolean): number {
+function enrichRun(core: EnrichCore, batches: readonly Buffer[], aggregate: boolean, checkAwaited = false): number {
   let records = 0;
   for (const batch of batches) {
-    const enriched = core.enrich(rawCodec.decodeBatch(batch), true);
+    const flows = rawCodec.decodeBatch(batch);
+    let enriched: EnrichedFlow[];
+    if (checkAwaited) {
+      // The worker's path: enrich, find what it would wait for (it waits when the set is not empty), finish.
+      const each = core.enrichEach(flows);
+      awaitedAddresses += core.unknownAddresses(each).size;
+      enriched = core.finish(each);
+    } else {
+      enriched = core.enrich(flows, true);
+    }
     records += encodeGrouped(aggregate ? aggregateFlows(enriched, defaultAggregationLevels) : enriched, countBytes);
   }
   return records;
@@ -458,10 +469,10 @@ function floorRecord(flow: RawFlow, id: EnrichedFlow): EnrichedFlow {
   };
 }
 
-function floorRun(batches: readonly Buffer[], prepared: readonly (readonly EnrichedFlow[])[]): number {
+function floorRun(batches: readonly Buffer[], prepared: readonly (readonly EnrichedFlow[])[], offset: number): number {
   let records = 0;
   for (let b = 0; b < batches.length; b++) {
-    const ids = prepared[b]!;
+    const ids = prepared[offset + b]!;
     const flows = rawCodec.decodeBatch(batches[b]!);
     const out: EnrichedFlow[] = new Array(flows.length);
     for (let i = 0; i < flows.length; i++) out[i] = floorRecord(flows[i]!, ids[i]!);
@@ -472,19 +483,34 @@ function floorRun(batches: readonly Buffer[], prepared: readonly (readonly Enric
 
 interface Case {
   readonly name: string;
-  readonly run: () => number;
+  /** Runs the case over batches [from, to); returns the records written. */
+  readonly run: (from: number, to: number) => number;
   readonly expected: number;
   readonly rates: number[];
 }
 
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-function sample(c: Case, flows: number): number {
-  const start = process.hrtime.bigint();
-  const records = c.run();
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  if (records !== c.expected) throw new Error(`${c.name}: ${records} records out, expected ${c.expected}`);
-  return flows / seconds;
+/**
+ * One sample of every case. The cases take turns on slices of CHUNK batches (in rotating order),
+ * so that on a shared machine a slow spell falls on all of them alike, not on one case's sample.
+ */
+function sampleAll(cases: readonly Case[], batchCount: number, flows: number): number[] {
+  const nanos = cases.map(() => 0n);
+  const records = cases.map(() => 0);
+  for (let from = 0, turn = 0; from < batchCount; from += CHUNK, turn++) {
+    const to = Math.min(batchCount, from + CHUNK);
+    for (let k = 0; k < cases.length; k++) {
+      const i = (k + turn) % cases.length;
+      const start = process.hrtime.bigint();
+      records[i]! += cases[i]!.run(from, to);
+      nanos[i]! += process.hrtime.bigint() - start;
+    }
+  }
+  return cases.map((c, i) => {
+    if (records[i] !== c.expected) throw new Error(`${c.name}: ${records[i]} records out, expected ${c.expected}`);
+    return flows / (Number(nanos[i]) / 1e9);
+  });
 }
 
 function main(): void {
@@ -493,7 +519,7 @@ function main(): void {
   const deployments = deploymentsOf(next);
   deploymentNames = deployments.map((d) => d.replicaSet.slice(0, d.replicaSet.lastIndexOf('-')));
   const figures: Figure[] = [];
-  const settings: Record<string, unknown> = { flows: 0, batch: BATCH, warmups, samples, graceMs: GRACE_MS, retentionMs: RETENTION_MS };
+  const settings: Record<string, unknown> = { flows: 0, batch: BATCH, turnBatches: CHUNK, warmups, samples, graceMs: GRACE_MS, retentionMs: RETENTION_MS };
 
   // Codecs compiled and scratch buffers grown before any heap is measured.
   loadPods(newCore(), 100, deployments);
@@ -563,19 +589,25 @@ function main(): void {
   });
 
   const cases: Case[] = [
-    { name: 'floor', run: () => floorRun(batches, prepared), expected: flows, rates: [] },
-    { name: 'enrich 0/0', run: () => enrichRun(core, batches, false), expected: flows, rates: [] },
-    { name: 'enrich 2/1', run: () => enrichRun(core, batches, true), expected: aggregated, rates: [] },
+    { name: 'floor', run: (from, to) => floorRun(batches.slice(from, to), prepared, from), expected: flows, rates: [] },
+    { name: 'enrich 0/0', run: (from, to) => enrichRun(core, batches.slice(from, to), false), expected: flows, rates: [] },
+    { name: 'enrich 2/1', run: (from, to) => enrichRun(core, batches.slice(from, to), true), expected: aggregated, rates: [] },
+    { name: 'awaited+enrich 0/0', run: (from, to) => enrichRun(core, batches.slice(from, to), false, true), expected: flows, rates: [] },
   ];
-  for (let i = 0; i < warmups; i++) for (const c of cases) sample(c, flows);
-  for (let i = 0; i < samples; i++) for (const c of cases) c.rates.push(sample(c, flows));
-  const [floor, level0, level2] = cases.map((c) => median(c.rates)) as [number, number, number];
-  if (outputBytes <= 0) throw new Error('nothing encoded');
+  for (let i = 0; i < warmups; i++) sampleAll(cases, batchCount, flows);
+  for (let i = 0; i < samples; i++) sampleAll(cases, batchCount, flows).forEach((rate, c) => cases[c]!.rates.push(rate));
+  const [floor, level0, level2, awaited] = cases.map((c) => median(c.rates)) as [number, number, number, number];
+  if (outputBytes <= 0 || awaitedAddresses <= 0) throw new Error('nothing encoded, or no unknown address awaited');
+  settings['awaitedAddressesPerBatch'] = Number((awaitedAddresses / ((warmups + samples) * batchCount)).toFixed(2));
   figures.unshift(
     { name: 'decode+encode floor', value: floor, unit: 'flows/s' },
     withBaseline('enrich, levels 0/0', level0, 'flows/s', 'decode+encode floor', floor),
     withBaseline('enrich, levels 2/1', level2, 'flows/s', 'decode+encode floor', floor),
+    withBaseline('worker path (enrichEach, unknown addresses, finish), 0/0', awaited, 'flows/s', 'decode+encode floor', floor),
   );
+  // Every sample's rates, and the median of the per-sample ratios (the cases of a sample ran side by side).
+  settings['rates'] = Object.fromEntries(cases.map((c) => [c.name, c.rates.map(Math.round)]));
+  settings['medianRoundRatio'] = Object.fromEntries(cases.slice(1).map((c) => [c.name, Number(median(c.rates.map((rate, i) => rate / cases[0]!.rates[i]!)).toFixed(3))]));
   settings['seconds'] = Number(((performance.now() - began) / 1000).toFixed(1));
   report('enrich', figures, settings);
 }

@@ -96,9 +96,11 @@ function keyOf(flow: EnrichedFlow): string {
   return [
     flow.host, flow.start_time, flow.end_time, flow.origin, flow.proto, flow.reporter, flow.action, (flow.policies ?? []).join(','),
     flow.source_ip, flow.source_port, flow.source_type, flow.source_namespace, flow.source_name, flow.source_name_aggr,
-    flow.source_service_account, flow.source_node, flow.source_workload, flow.source_resolution,
+    flow.source_service_account, flow.source_workload, flow.source_resolution,
     flow.dest_ip, flow.dest_port, flow.dest_type, flow.dest_namespace, flow.dest_name, flow.dest_name_aggr,
-    flow.dest_service_account, flow.dest_node, flow.dest_workload, flow.dest_resolution,
+    flow.dest_service_account, flow.dest_workload, flow.dest_resolution,
+    // A pod's node is a key only while the pod is (below level 2); aggregated ends keep a node all their pods share.
+    flow.source_name === null ? '' : flow.source_node, flow.dest_name === null ? '' : flow.dest_node,
     flow.dest_service_namespace, flow.dest_service_name, flow.dest_service_port, flow.dest_service_port_num,
   ].join('|');
 }
@@ -125,6 +127,8 @@ function meanOrNull(a: number | null | undefined, weightA: number, b: number | n
 function merge(into: EnrichedFlow, other: EnrichedFlow): void {
   const weightA = into.num_flows;
   const weightB = other.num_flows;
+  if (into.source_node !== other.source_node) into.source_node = null;
+  if (into.dest_node !== other.dest_node) into.dest_node = null;
   into.source_labels = commonLabels(into.source_labels, other.source_labels);
   into.dest_labels = commonLabels(into.dest_labels, other.dest_labels);
   into.bytes_in += other.bytes_in;

@@ -24,6 +24,7 @@ export class EnrichCore {
   private readonly levels: AggregationLevels;
   private lastExpiry = Number.NEGATIVE_INFINITY;
   private readonly retentionMs: number;
+  private readonly counts = { reported: 0, inventory: 0, network: 0, unknown: 0 };
 
   constructor(options: EnrichCoreOptions = {}) {
     this.retentionMs = options.retentionMs ?? 3_600_000;
@@ -37,32 +38,46 @@ export class EnrichCore {
     this.table.apply(event);
   }
 
-  /** True when some flow has an address the inventory should know but does not yet. */
-  awaitsInventory(flows: readonly RawFlow[]): boolean {
-    return flows.some((flow) => this.enricher.awaitsInventory(flow));
+  /**
+   * Each flow enriched on its own, not aggregated yet. Objects the inventory saw up to the grace
+   * after a flow count for it (the grace a caller waits, or replay's read-ahead); `waited` false
+   * counts only what held the address during the flow.
+   */
+  enrichEach(flows: readonly RawFlow[], waited = true): EnrichedFlow[] {
+    const lookahead = waited ? this.graceMs : 0;
+    return flows.map((flow) => this.enricher.enrich(flow, lookahead));
   }
 
-  /** The addresses of `flows` that the inventory should know but does not (yet). */
-  awaitedAddresses(flows: readonly RawFlow[]): Set<string> {
+  /** Addresses of ends the inventory should know but did not: what a caller may wait for. */
+  unknownAddresses(records: readonly EnrichedFlow[]): Set<string> {
     const addresses = new Set<string>();
-    for (const flow of flows) this.enricher.addAwaitedAddresses(flow, addresses);
+    for (const record of records) {
+      if (record.source_resolution === 'unknown' && record.source_ip) addresses.add(record.source_ip);
+      if (record.dest_resolution === 'unknown' && record.dest_ip) addresses.add(record.dest_ip);
+    }
     return addresses;
   }
 
-  /**
-   * Enriches flows and aggregates them by level. `waited` says whether the caller gave the
-   * inventory its grace: only then do objects seen up to the grace after a flow count for it.
-   */
-  enrich(flows: readonly RawFlow[], waited = true): EnrichedFlow[] {
-    const lookahead = waited ? this.graceMs : 0;
-    const enriched = flows.map((flow) => this.enricher.enrich(flow, lookahead));
-    const latest = flows.reduce((max, flow) => Math.max(max, flow.end_time), Number.NEGATIVE_INFINITY);
+  /** The final records of enriched flows: counted, aggregated by level; runs retention on event time. */
+  finish(records: readonly EnrichedFlow[]): EnrichedFlow[] {
+    let latest = Number.NEGATIVE_INFINITY;
+    const counts = this.counts;
+    for (const record of records) {
+      counts[record.source_resolution ?? 'reported']++;
+      counts[record.dest_resolution ?? 'reported']++;
+      if (record.end_time > latest) latest = record.end_time;
+    }
     this.expireUpTo(latest);
-    return aggregateFlows(enriched, this.levels);
+    return aggregateFlows(records, this.levels);
+  }
+
+  /** `enrichEach` then `finish`. */
+  enrich(flows: readonly RawFlow[], waited = true): EnrichedFlow[] {
+    return this.finish(this.enrichEach(flows, waited));
   }
 
   get stats(): { table: IdentityTableStats; ends: EnricherStats } {
-    return { table: this.table.stats, ends: this.enricher.stats };
+    return { table: this.table.stats, ends: { ...this.counts } };
   }
 
   /** Runs retention at most every tenth of the retention period of event time. */

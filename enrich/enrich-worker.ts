@@ -149,10 +149,17 @@ export class EnrichWorker {
 
   private async enrichMessage(value: Buffer): Promise<StageOutput[]> {
     const flows = rawFlows.decodeAll(value);
-    const awaited = [...this.core.awaitedAddresses(flows)].filter((ip) => !((this.recentlyUnknown.get(ip) ?? 0) > this.now()));
-    if (awaited.length > 0) await this.waitForInventory(flows);
-    const out = this.core.enrich(flows);
-    this.rememberUnknown(out);
+    const records = this.core.enrichEach(flows);
+    const now = this.now();
+    const awaited = [...this.core.unknownAddresses(records)].filter((ip) => !((this.recentlyUnknown.get(ip) ?? 0) > now));
+    if (awaited.length > 0) {
+      await this.waitForInventory(flows);
+      records.forEach((record, index) => {
+        if (record.source_resolution === 'unknown' || record.dest_resolution === 'unknown') records[index] = this.core.enrichEach([flows[index]!])[0]!;
+      });
+      this.rememberUnknown(records);
+    }
+    const out = this.core.finish(records);
     const ends = this.core.stats.ends;
     for (const [resolution, count] of Object.entries(ends)) this.metrics.ends.set(count, { resolution });
     return enrichedMessages(this.topics.flowsEnriched, out);

@@ -50,7 +50,6 @@ export class Enricher {
   private readonly named = new CidrMatcher<string>();
   private readonly cluster = new CidrMatcher<true>();
   private readonly privateRanges = new CidrMatcher<true>();
-  private readonly counts = { reported: 0, inventory: 0, network: 0, unknown: 0 };
 
   constructor(
     private readonly table: IdentityTable,
@@ -61,24 +60,6 @@ export class Enricher {
     }
     for (const cidr of privateRanges) this.privateRanges.add(cidr, true);
     for (const cidr of options.clusterCidrs ?? privateRanges) this.cluster.add(cidr, true);
-  }
-
-  get stats(): EnricherStats {
-    return { ...this.counts };
-  }
-
-  /**
-   * True when an end of `flow` is an address the inventory should know but does not (yet): the
-   * caller may wait for the inventory to catch up before calling `enrich` with `final`.
-   */
-  awaitsInventory(flow: RawFlow): boolean {
-    return this.unknownEnd(flow.source_type, flow.source_ip, flow) || this.unknownEnd(flow.dest_type, flow.dest_ip, flow);
-  }
-
-  /** The addresses of `flow` that the inventory should know but does not (yet), added to `into`. */
-  addAwaitedAddresses(flow: RawFlow, into: Set<string>): void {
-    if (this.unknownEnd(flow.source_type, flow.source_ip, flow)) into.add(flow.source_ip!);
-    if (this.unknownEnd(flow.dest_type, flow.dest_ip, flow)) into.add(flow.dest_ip!);
   }
 
   /**
@@ -164,16 +145,6 @@ export class Enricher {
     };
   }
 
-  private unknownEnd(type: RawFlow['source_type'], ip: string | null | undefined, flow: RawFlow): boolean {
-    if (type || !ip) return false;
-    if (this.cluster.match(ip) === undefined) return false;
-    return (
-      this.table.endpointAt(ip, flow.start_time, flow.end_time) === undefined &&
-      this.table.serviceOfClusterIp(ip, flow.start_time, flow.end_time) === undefined &&
-      this.table.networkSetOf(ip) === undefined
-    );
-  }
-
   private resolve(
     type: RawFlow['source_type'],
     ip: string | null | undefined,
@@ -186,7 +157,6 @@ export class Enricher {
     lookahead: number,
   ): ResolvedEnd {
     if (type) {
-      this.counts.reported++;
       const known = ip ? this.table.endpointAt(ip, start, end) : undefined;
       const same = known !== undefined && known.type === type && known.namespace === (namespace ?? null);
       return {
@@ -204,27 +174,21 @@ export class Enricher {
       };
     }
     if (!ip) {
-      this.counts.unknown++;
       return noAddress;
     }
     const held = this.table.endpointAt(ip, start, end, lookahead);
     if (held) {
-      this.counts.inventory++;
       return { identity: held, resolution: 'inventory' };
     }
     if (this.table.serviceOfClusterIp(ip, start, end)) {
       // A Service's virtual address: no endpoint of its own; dest_service_* names the Service.
-      this.counts.inventory++;
       return networkEnd(this.named.match(ip) ?? (this.privateRanges.match(ip) ? 'pvt' : 'pub'), 'inventory');
     }
     const networkSet = this.table.networkSetOf(ip);
     if (networkSet) {
-      this.counts.network++;
       return { identity: networkSet, resolution: 'network' };
     }
     const expected = this.cluster.match(ip) !== undefined;
-    if (expected) this.counts.unknown++;
-    else this.counts.network++;
     const resolution: IdentityResolution = expected ? 'unknown' : 'network';
     const network = this.named.match(ip) ?? (this.privateRanges.match(ip) ? 'pvt' : 'pub');
     return networkEnd(network, resolution);

@@ -73,12 +73,13 @@ function labelsKey(labels: Labels): string {
 }
 
 function canonicalIps(ips: readonly string[] | undefined): string[] {
-  const result: string[] = [];
-  for (const ip of ips ?? []) {
-    const canonical = canonicalIp(ip);
-    if (canonical !== undefined && !result.includes(canonical)) result.push(canonical);
+  if (!ips || ips.length === 0) return [];
+  if (ips.length === 1) {
+    const canonical = canonicalIp(ips[0]!);
+    return canonical === undefined ? [] : [canonical];
   }
-  return result;
+  const result = ips.map((ip) => canonicalIp(ip)).filter((ip): ip is string => ip !== undefined);
+  return result.filter((ip, index) => result.indexOf(ip) === index);
 }
 
 /**
@@ -249,8 +250,12 @@ export class IdentityTable {
     // From a final version on the object holds nothing: its identity need not be kept.
     const version = full && full.final ? { time: full.time, final: true, ips: [], rank: full.rank } : full;
     if (!index || !version) return;
-    let history = this.histories.get(event.uid);
-    if (!history) this.histories.set(event.uid, (history = { kind: event.kind, index, versions: [], ips: [] }));
+    const history = this.histories.get(event.uid);
+    if (!history) {
+      this.histories.set(event.uid, { kind: event.kind, index, versions: [version], ips: [] });
+      this.rebuild(event.uid, this.histories.get(event.uid)!);
+      return;
+    }
     const versions = history.versions;
     let at = versions.length;
     while (at > 0 && versions[at - 1]!.time > version.time) at--;
@@ -258,10 +263,10 @@ export class IdentityTable {
     if (at === versions.length) {
       // A change that changes nothing the table keeps (a status update) is not stored.
       if (previous && !previous.final && !version.final && sameState(previous, version) && sameIps(previous, version)) return;
-      versions.push(version);
+      history.versions = versions.concat(version);
     } else {
       this.reordered++;
-      versions.splice(at, 0, version);
+      history.versions = [...versions.slice(0, at), version, ...versions.slice(at)];
     }
     this.rebuild(event.uid, history);
   }

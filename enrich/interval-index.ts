@@ -49,9 +49,11 @@ export class IntervalIndex<Value> {
     }
     for (const [ip, added] of claims) {
       if (added.length === 0) continue;
-      const list = this.byIp.get(ip) ?? [];
-      list.push(...added);
-      list.sort((a, b) => a.from - b.from);
+      const existing = this.byIp.get(ip);
+      // A new array of the exact size: most addresses hold one or two claims, and arrays grown by
+      // push keep room for many.
+      const list = existing ? existing.concat(added) : added.slice();
+      if (list.length > 1) list.sort((a, b) => a.from - b.from);
       this.byIp.set(ip, list);
       this.claimCount += added.length;
     }
@@ -65,6 +67,13 @@ export class IntervalIndex<Value> {
   find(ip: string, start: number, end: number, lookahead = 0): Found<Value> | undefined {
     const list = this.byIp.get(ip);
     if (!list) return undefined;
+    if (list.length === 1) {
+      // The common case: one object ever held the address (within the retention).
+      const only = list[0]!;
+      if (only.from <= end && only.to > start) return { claim: only, conflict: false };
+      if (lookahead > 0 && only.from > end && only.from <= end + lookahead) return { claim: only, conflict: false };
+      return undefined;
+    }
     let best: Claim<Value> | undefined;
     let bestOverlap = -1;
     for (const claim of list) {
@@ -86,11 +95,14 @@ export class IntervalIndex<Value> {
       return best && { claim: best, conflict: false };
     }
     if (!best) return undefined;
-    const chosen = best;
-    const conflict = list.some(
-      (claim) => claim !== chosen && claim.rank === chosen.rank && claim.uid !== chosen.uid && claim.from < chosen.to && chosen.from < claim.to && claim.from <= end && claim.to > start,
-    );
-    return { claim: chosen, conflict };
+    let conflict = false;
+    for (const claim of list) {
+      if (claim !== best && claim.rank === best.rank && claim.uid !== best.uid && claim.from < best.to && best.from < claim.to && claim.from <= end && claim.to > start) {
+        conflict = true;
+        break;
+      }
+    }
+    return { claim: best, conflict };
   }
 
   /** Drops claims that ended before `cutoff`. */

@@ -110,8 +110,8 @@ describe('Enrich > core', () => {
   it('waits for an address in the cluster ranges it does not know, and marks it unknown after the grace', () => {
     const core = coreWith([['ADDED', frontend, s(0)]], { graceMs: 2_000 });
     const early = flow('10.1.0.10', '10.1.0.99', 8080, s(10));
-    assert.equal(core.awaitsInventory([early]), true);
-    assert.equal(core.awaitsInventory([flow('10.1.0.10', '1.1.1.1', 443, s(10))]), false, 'public addresses are not waited for');
+    assert.deepEqual([...core.unknownAddresses(core.enrichEach([early]))], ['10.1.0.99'], 'worth waiting for');
+    assert.deepEqual([...core.unknownAddresses(core.enrichEach([flow('10.1.0.10', '1.1.1.1', 443, s(10))]))], [], 'public addresses are not waited for');
     // The pod's ADDED was observed 1.5 s after the flow ended: within the grace.
     core.applyInventory(inventoryEventOf('ADDED', pod({ name: 'late', namespace: 'stars', ip: '10.1.0.99' }), s(12.5))!);
     assert.equal(one(core, early).dest_name, 'late');
@@ -146,7 +146,7 @@ describe('Enrich > core', () => {
   });
 
   it('aggregates by the level of each action: allowed by name (2), denied by source port (1)', () => {
-    const second = pod({ name: 'frontend-7d9f8c6b5d-fghij', namespace: 'stars', ip: '10.1.0.12', labels: { role: 'frontend', 'pod-template-hash': '7d9f8c6b5d', extra: 'x' }, owner: { kind: 'ReplicaSet', name: 'frontend-7d9f8c6b5d' }, serviceAccount: 'frontend' });
+    const second = pod({ name: 'frontend-7d9f8c6b5d-fghij', namespace: 'stars', ip: '10.1.0.12', labels: { role: 'frontend', 'pod-template-hash': '7d9f8c6b5d', extra: 'x' }, owner: { kind: 'ReplicaSet', name: 'frontend-7d9f8c6b5d' }, serviceAccount: 'frontend', node: 'node-b' });
     const core = coreWith([['ADDED', frontend, s(0)], ['ADDED', second, s(0)], ['ADDED', backend, s(0)]], { levels: { allowed: 2, denied: 1 } });
     const out = core.enrich([
       flow('10.1.0.10', '10.1.0.20', 6379, s(10), { source_port: 40001 }),
@@ -159,6 +159,7 @@ describe('Enrich > core', () => {
     const [allowed, denied, toPublic] = out as [EnrichedFlow, EnrichedFlow, EnrichedFlow];
     assert.deepEqual([allowed.source_ip, allowed.source_name, allowed.source_port, allowed.source_name_aggr], [null, null, null, 'frontend-7d9f8c6b5d-*']);
     assert.deepEqual([allowed.num_flows, allowed.bytes_out], [2, 400]);
+    assert.deepEqual([allowed.source_node, allowed.source_workload, allowed.dest_node], [null, 'deployment/frontend', 'node-b'], 'pods on two nodes aggregate; the node they do not share is dropped');
     assert.deepEqual(allowed.source_labels, { role: 'frontend', 'pod-template-hash': '7d9f8c6b5d' }, 'labels common to the aggregated pods');
     assert.deepEqual([denied.source_ip, denied.source_port, denied.dest_port, denied.num_flows], ['10.1.0.10', null, 22, 2]);
     assert.equal(toPublic.dest_ip, '1.2.3.4', 'public addresses survive level 2');
