@@ -39,6 +39,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { aggregateFlows, defaultAggregationLevels } from '../enrich/aggregation.js';
 import { EnrichCore } from '../enrich/enrich-core.js';
+import { buildEnrichedFlow, destServiceOf, endOf, type DestService, type FlowEnd } from '../enrich/enriched-flow.js';
 import { enrichedMessages } from '../enrich/enrich-worker.js';
 import { topics } from '../runtime/topics.js';
 import { codecFor } from '../schemas/codec.js';
@@ -408,68 +409,21 @@ function enrichRun(core: EnrichCore, batches: readonly Buffer[], aggregate: bool
   return records;
 }
 
-/** The floor's EnrichedFlow: counters from the decoded flow, identity from a record prepared before the timing. */
-function floorRecord(flow: RawFlow, id: EnrichedFlow): EnrichedFlow {
-  return {
-    start_time: flow.start_time,
-    end_time: flow.end_time,
-    origin: flow.origin,
-    host: flow.host,
-    source_ip: flow.source_ip ?? null,
-    source_port: flow.source_port ?? null,
-    source_type: id.source_type,
-    source_namespace: id.source_namespace,
-    source_name: id.source_name,
-    source_name_aggr: id.source_name_aggr,
-    source_labels: id.source_labels,
-    source_service_account: id.source_service_account,
-    source_node: id.source_node,
-    source_workload: id.source_workload,
-    source_resolution: id.source_resolution,
-    dest_ip: flow.dest_ip ?? null,
-    dest_port: flow.dest_port ?? null,
-    dest_type: id.dest_type,
-    dest_namespace: id.dest_namespace,
-    dest_name: id.dest_name,
-    dest_name_aggr: id.dest_name_aggr,
-    dest_labels: id.dest_labels,
-    dest_service_account: id.dest_service_account,
-    dest_node: id.dest_node,
-    dest_workload: id.dest_workload,
-    dest_resolution: id.dest_resolution,
-    dest_service_namespace: flow.dest_service_namespace ?? null,
-    dest_service_name: flow.dest_service_name ?? null,
-    dest_service_port: flow.dest_service_port ?? null,
-    dest_service_port_num: flow.dest_service_port_num ?? null,
-    proto: flow.proto,
-    reporter: flow.reporter,
-    action: flow.action,
-    policies: flow.policies ?? [],
-    bytes_in: flow.bytes_in,
-    bytes_out: flow.bytes_out,
-    packets_in: flow.packets_in,
-    packets_out: flow.packets_out,
-    num_flows: flow.num_flows,
-    num_flows_started: flow.num_flows_started,
-    num_flows_completed: flow.num_flows_completed,
-    process_name: flow.process_name ?? null,
-    process_id: flow.process_id ?? null,
-    process_args: flow.process_args ?? [],
-    tcp_mean_send_congestion_window: flow.tcp_mean_send_congestion_window ?? null,
-    tcp_min_send_congestion_window: flow.tcp_min_send_congestion_window ?? null,
-    tcp_mean_smooth_rtt: flow.tcp_mean_smooth_rtt ?? null,
-    tcp_max_smooth_rtt: flow.tcp_max_smooth_rtt ?? null,
-    tcp_mean_min_rtt: flow.tcp_mean_min_rtt ?? null,
-    tcp_max_min_rtt: flow.tcp_max_min_rtt ?? null,
-    tcp_mean_mss: flow.tcp_mean_mss ?? null,
-    tcp_min_mss: flow.tcp_min_mss ?? null,
-    tcp_total_retransmissions: flow.tcp_total_retransmissions ?? null,
-    tcp_lost_packets: flow.tcp_lost_packets ?? null,
-    tcp_unrecovered_to: flow.tcp_unrecovered_to ?? null,
-  };
+/** What the floor copies into each record: both ends and the Service, prepared before the timing. */
+interface PreparedIdentity {
+  readonly source: FlowEnd;
+  readonly dest: FlowEnd;
+  readonly service: DestService;
 }
 
-function floorRun(batches: readonly Buffer[], prepared: readonly (readonly EnrichedFlow[])[], offset: number): number {
+const preparedOf = (record: EnrichedFlow): PreparedIdentity => ({ source: endOf(record, 'source'), dest: endOf(record, 'dest'), service: destServiceOf(record) });
+
+/** The floor's EnrichedFlow: counters from the decoded flow, identity prepared before the timing, the same literal builder. */
+function floorRecord(flow: RawFlow, id: PreparedIdentity): EnrichedFlow {
+  return buildEnrichedFlow(flow, id.source, id.dest, id.service);
+}
+
+function floorRun(batches: readonly Buffer[], prepared: readonly (readonly PreparedIdentity[])[], offset: number): number {
   let records = 0;
   for (let b = 0; b < batches.length; b++) {
     const ids = prepared[offset + b]!;
@@ -565,10 +519,11 @@ function main(): void {
   settings['flows'] = flows;
   const batches = flowBatches(cluster, batchCount);
   settings['rawFlowBytes'] = Math.round(batches.reduce((sum, batch) => sum + batch.length, 0) / flows);
-  const prepared = batches.map((batch) => core.enrich(rawCodec.decodeBatch(batch), true));
+  const firstPass = batches.map((batch) => core.enrich(rawCodec.decodeBatch(batch), true));
+  const prepared = firstPass.map((records) => records.map(preparedOf));
   const enrichOut: Buffer[] = [];
   const floorOut: Buffer[] = [];
-  for (const records of prepared) encodeGrouped(records, (bytes) => enrichOut.push(bytes));
+  for (const records of firstPass) encodeGrouped(records, (bytes) => enrichOut.push(bytes));
   for (let b = 0; b < batches.length; b++) {
     const decoded = rawCodec.decodeBatch(batches[b]!);
     encodeGrouped(
@@ -577,7 +532,7 @@ function main(): void {
     );
   }
   if (enrichOut.length !== floorOut.length || enrichOut.some((bytes, i) => !bytes.equals(floorOut[i]!))) throw new Error('floor output differs from the enrich output');
-  const aggregated = prepared.reduce((sum, records) => sum + aggregateFlows(records, defaultAggregationLevels).length, 0);
+  const aggregated = firstPass.reduce((sum, records) => sum + aggregateFlows(records, defaultAggregationLevels).length, 0);
   const ends = core.stats.ends;
   const endTotal = ends.reported + ends.inventory + ends.network + ends.unknown;
   Object.assign(settings, {

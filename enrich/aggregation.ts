@@ -1,4 +1,5 @@
 import type { EnrichedFlow, Labels } from '../schemas/types.js';
+import { buildEnrichedFlow, destServiceOf, endOf, type FlowEnd } from './enriched-flow.js';
 
 /**
  * Calico's flow-log aggregation levels, applied to the enriched output of one collector interval:
@@ -27,68 +28,18 @@ function keepsAddress(type: EnrichedFlow['source_type'], nameAggr: string, resol
   return resolution === 'unknown' || (type === 'net' && nameAggr !== 'pvt');
 }
 
-/** The flow with what its level aggregates away set to null (a new literal; the input is not changed). */
+/** One end with what the level aggregates away set to null. */
+function maskedEnd(flow: EnrichedFlow, side: 'source' | 'dest', level: AggregationLevel): FlowEnd {
+  const end = endOf(flow, side);
+  const keepAddress = level < 2 || keepsAddress(end.identity.type, end.identity.nameAggr, end.resolution);
+  const port = side === 'source' || level >= 3 ? null : end.port;
+  if (keepAddress) return { ...end, port };
+  return { identity: { ...end.identity, name: null }, ip: null, port, resolution: end.resolution };
+}
+
+/** The flow with what its level aggregates away set to null (a new record; the input is not changed). */
 function masked(flow: EnrichedFlow, level: AggregationLevel): EnrichedFlow {
-  const byName = level >= 2;
-  const keepSource = !byName || keepsAddress(flow.source_type, flow.source_name_aggr, flow.source_resolution);
-  const keepDest = !byName || keepsAddress(flow.dest_type, flow.dest_name_aggr, flow.dest_resolution);
-  return {
-    start_time: flow.start_time,
-    end_time: flow.end_time,
-    origin: flow.origin,
-    host: flow.host,
-    source_ip: keepSource ? (flow.source_ip ?? null) : null,
-    source_port: null,
-    source_type: flow.source_type,
-    source_namespace: flow.source_namespace ?? null,
-    source_name: keepSource ? (flow.source_name ?? null) : null,
-    source_name_aggr: flow.source_name_aggr,
-    source_labels: flow.source_labels ?? {},
-    source_service_account: flow.source_service_account ?? null,
-    source_node: flow.source_node ?? null,
-    source_workload: flow.source_workload ?? null,
-    source_resolution: flow.source_resolution ?? 'reported',
-    dest_ip: keepDest ? (flow.dest_ip ?? null) : null,
-    dest_port: level >= 3 ? null : (flow.dest_port ?? null),
-    dest_type: flow.dest_type,
-    dest_namespace: flow.dest_namespace ?? null,
-    dest_name: keepDest ? (flow.dest_name ?? null) : null,
-    dest_name_aggr: flow.dest_name_aggr,
-    dest_labels: flow.dest_labels ?? {},
-    dest_service_account: flow.dest_service_account ?? null,
-    dest_node: flow.dest_node ?? null,
-    dest_workload: flow.dest_workload ?? null,
-    dest_resolution: flow.dest_resolution ?? 'reported',
-    dest_service_namespace: flow.dest_service_namespace ?? null,
-    dest_service_name: flow.dest_service_name ?? null,
-    dest_service_port: flow.dest_service_port ?? null,
-    dest_service_port_num: flow.dest_service_port_num ?? null,
-    proto: flow.proto,
-    reporter: flow.reporter,
-    action: flow.action,
-    policies: flow.policies ?? [],
-    bytes_in: flow.bytes_in,
-    bytes_out: flow.bytes_out,
-    packets_in: flow.packets_in,
-    packets_out: flow.packets_out,
-    num_flows: flow.num_flows,
-    num_flows_started: flow.num_flows_started,
-    num_flows_completed: flow.num_flows_completed,
-    process_name: flow.process_name ?? null,
-    process_id: flow.process_id ?? null,
-    process_args: flow.process_args ?? [],
-    tcp_mean_send_congestion_window: flow.tcp_mean_send_congestion_window ?? null,
-    tcp_min_send_congestion_window: flow.tcp_min_send_congestion_window ?? null,
-    tcp_mean_smooth_rtt: flow.tcp_mean_smooth_rtt ?? null,
-    tcp_max_smooth_rtt: flow.tcp_max_smooth_rtt ?? null,
-    tcp_mean_min_rtt: flow.tcp_mean_min_rtt ?? null,
-    tcp_max_min_rtt: flow.tcp_max_min_rtt ?? null,
-    tcp_mean_mss: flow.tcp_mean_mss ?? null,
-    tcp_min_mss: flow.tcp_min_mss ?? null,
-    tcp_total_retransmissions: flow.tcp_total_retransmissions ?? null,
-    tcp_lost_packets: flow.tcp_lost_packets ?? null,
-    tcp_unrecovered_to: flow.tcp_unrecovered_to ?? null,
-  };
+  return buildEnrichedFlow(flow, maskedEnd(flow, 'source', level), maskedEnd(flow, 'dest', level), destServiceOf(flow));
 }
 
 /** What makes two masked flows one record: everything but counters, process and TCP statistics. */

@@ -1,6 +1,7 @@
 import type { EnrichedFlow, IdentityResolution, Labels, RawFlow } from '../schemas/types.js';
 import { CidrMatcher, privateRanges } from './addresses.js';
-import type { EndpointIdentity, IdentityTable } from './identity-table.js';
+import { buildEnrichedFlow, type DestService, type FlowEnd } from './enriched-flow.js';
+import type { IdentityTable } from './identity-table.js';
 
 export interface EnricherOptions {
   /** Named network sets, CIDR blocks by name (`aws: [52.94.0.0/22, …]`): such addresses are `net` with that name. */
@@ -22,20 +23,14 @@ export interface EnricherStats {
   readonly unknown: number;
 }
 
-/** One end of a flow, resolved. */
-interface ResolvedEnd {
-  readonly identity: EndpointIdentity;
-  readonly resolution: IdentityResolution;
-}
-
 const serviceProtocols: Record<number, string> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
 const noLabels: Labels = Object.freeze({}) as Labels;
 
-function networkEnd(nameAggr: string, resolution: IdentityResolution): ResolvedEnd {
-  return { identity: { type: 'net', namespace: null, name: null, nameAggr, labels: noLabels, serviceAccount: null, node: null, workload: null }, resolution };
+function networkEnd(nameAggr: string, ip: string | null, port: number | null, resolution: IdentityResolution): FlowEnd {
+  return { identity: { type: 'net', namespace: null, name: null, nameAggr, labels: noLabels, serviceAccount: null, node: null, workload: null }, ip, port, resolution };
 }
 
-const noAddress = networkEnd('-', 'unknown');
+const noService: DestService = Object.freeze({ namespace: null, name: null, port: null, portNum: null });
 
 /**
  * Joins a RawFlow with who both ends were at the flow's time. Pure over the identity table it is
@@ -69,85 +64,25 @@ export class Enricher {
   enrich(flow: RawFlow, lookahead = 0): EnrichedFlow {
     const start = flow.start_time;
     const end = flow.end_time;
-    const source = this.resolve(flow.source_type, flow.source_ip, flow.source_namespace, flow.source_name, flow.source_name_aggr, flow.source_labels, start, end, lookahead);
-    const dest = this.resolve(flow.dest_type, flow.dest_ip, flow.dest_namespace, flow.dest_name, flow.dest_name_aggr, flow.dest_labels, start, end, lookahead);
-    let serviceNamespace = flow.dest_service_namespace ?? null;
-    let serviceName = flow.dest_service_name ?? null;
-    let servicePort = flow.dest_service_port ?? null;
-    let servicePortNum = flow.dest_service_port_num ?? null;
-    if (serviceName === null && flow.dest_ip) {
-      const found = this.table.serviceAt(flow.dest_ip, flow.dest_port ?? null, serviceProtocols[flow.proto], start, end);
-      if (found) {
-        serviceNamespace = found.service.namespace;
-        serviceName = found.service.name;
-        servicePort = found.port?.name ?? null;
-        servicePortNum = found.port?.port ?? null;
-      }
+    const source = this.resolve(flow.source_type, flow.source_ip, flow.source_port ?? null, flow.source_namespace, flow.source_name, flow.source_name_aggr, flow.source_labels, start, end, lookahead);
+    const dest = this.resolve(flow.dest_type, flow.dest_ip, flow.dest_port ?? null, flow.dest_namespace, flow.dest_name, flow.dest_name_aggr, flow.dest_labels, start, end, lookahead);
+    return buildEnrichedFlow(flow, source, dest, this.destService(flow, start, end));
+  }
+
+  /** The Service the record names (Calico), else the one the table knows for the destination. */
+  private destService(flow: RawFlow, start: number, end: number): DestService {
+    if (flow.dest_service_name) {
+      return { namespace: flow.dest_service_namespace ?? null, name: flow.dest_service_name, port: flow.dest_service_port ?? null, portNum: flow.dest_service_port_num ?? null };
     }
-    const s = source.identity;
-    const d = dest.identity;
-    return {
-      start_time: start,
-      end_time: end,
-      origin: flow.origin,
-      host: flow.host,
-      source_ip: flow.source_ip ?? null,
-      source_port: flow.source_port ?? null,
-      source_type: s.type,
-      source_namespace: s.namespace,
-      source_name: s.name,
-      source_name_aggr: s.nameAggr,
-      source_labels: s.labels,
-      source_service_account: s.serviceAccount,
-      source_node: s.node,
-      source_workload: s.workload,
-      source_resolution: source.resolution,
-      dest_ip: flow.dest_ip ?? null,
-      dest_port: flow.dest_port ?? null,
-      dest_type: d.type,
-      dest_namespace: d.namespace,
-      dest_name: d.name,
-      dest_name_aggr: d.nameAggr,
-      dest_labels: d.labels,
-      dest_service_account: d.serviceAccount,
-      dest_node: d.node,
-      dest_workload: d.workload,
-      dest_resolution: dest.resolution,
-      dest_service_namespace: serviceNamespace,
-      dest_service_name: serviceName,
-      dest_service_port: servicePort,
-      dest_service_port_num: servicePortNum,
-      proto: flow.proto,
-      reporter: flow.reporter,
-      action: flow.action,
-      policies: flow.policies ?? [],
-      bytes_in: flow.bytes_in,
-      bytes_out: flow.bytes_out,
-      packets_in: flow.packets_in,
-      packets_out: flow.packets_out,
-      num_flows: flow.num_flows,
-      num_flows_started: flow.num_flows_started,
-      num_flows_completed: flow.num_flows_completed,
-      process_name: flow.process_name ?? null,
-      process_id: flow.process_id ?? null,
-      process_args: flow.process_args ?? [],
-      tcp_mean_send_congestion_window: flow.tcp_mean_send_congestion_window ?? null,
-      tcp_min_send_congestion_window: flow.tcp_min_send_congestion_window ?? null,
-      tcp_mean_smooth_rtt: flow.tcp_mean_smooth_rtt ?? null,
-      tcp_max_smooth_rtt: flow.tcp_max_smooth_rtt ?? null,
-      tcp_mean_min_rtt: flow.tcp_mean_min_rtt ?? null,
-      tcp_max_min_rtt: flow.tcp_max_min_rtt ?? null,
-      tcp_mean_mss: flow.tcp_mean_mss ?? null,
-      tcp_min_mss: flow.tcp_min_mss ?? null,
-      tcp_total_retransmissions: flow.tcp_total_retransmissions ?? null,
-      tcp_lost_packets: flow.tcp_lost_packets ?? null,
-      tcp_unrecovered_to: flow.tcp_unrecovered_to ?? null,
-    };
+    const found = flow.dest_ip ? this.table.serviceAt(flow.dest_ip, flow.dest_port ?? null, serviceProtocols[flow.proto], start, end) : undefined;
+    if (!found) return noService;
+    return { namespace: found.service.namespace, name: found.service.name, port: found.port?.name ?? null, portNum: found.port?.port ?? null };
   }
 
   private resolve(
     type: RawFlow['source_type'],
     ip: string | null | undefined,
+    port: number | null,
     namespace: string | null | undefined,
     name: string | null | undefined,
     nameAggr: string | null | undefined,
@@ -155,7 +90,8 @@ export class Enricher {
     start: number,
     end: number,
     lookahead: number,
-  ): ResolvedEnd {
+  ): FlowEnd {
+    const address = ip ?? null;
     if (type) {
       const known = ip ? this.table.endpointAt(ip, start, end) : undefined;
       const same = known !== undefined && known.type === type && known.namespace === (namespace ?? null);
@@ -170,27 +106,29 @@ export class Enricher {
           node: same ? known.node : null,
           workload: same ? known.workload : null,
         },
+        ip: address,
+        port,
         resolution: 'reported',
       };
     }
     if (!ip) {
-      return noAddress;
+      return networkEnd('-', null, port, 'unknown');
     }
     const held = this.table.endpointAt(ip, start, end, lookahead);
     if (held) {
-      return { identity: held, resolution: 'inventory' };
+      return { identity: held, ip: address, port, resolution: 'inventory' };
     }
     if (this.table.serviceOfClusterIp(ip, start, end)) {
       // A Service's virtual address: no endpoint of its own; dest_service_* names the Service.
-      return networkEnd(this.named.match(ip) ?? (this.privateRanges.match(ip) ? 'pvt' : 'pub'), 'inventory');
+      return networkEnd(this.named.match(ip) ?? (this.privateRanges.match(ip) ? 'pvt' : 'pub'), address, port, 'inventory');
     }
     const networkSet = this.table.networkSetOf(ip);
     if (networkSet) {
-      return { identity: networkSet, resolution: 'network' };
+      return { identity: networkSet, ip: address, port, resolution: 'network' };
     }
     const expected = this.cluster.match(ip) !== undefined;
     const resolution: IdentityResolution = expected ? 'unknown' : 'network';
     const network = this.named.match(ip) ?? (this.privateRanges.match(ip) ? 'pvt' : 'pub');
-    return networkEnd(network, resolution);
+    return networkEnd(network, address, port, resolution);
   }
 }
