@@ -43,6 +43,7 @@ import { buildEnrichedFlow, destServiceOf, endOf, type DestService, type FlowEnd
 import { enrichedMessages } from '../enrich/enrich-worker.js';
 import { topics } from '../runtime/topics.js';
 import { codecFor } from '../schemas/codec.js';
+import { noFlowExtras } from '../schemas/defaults.js';
 import type { EnrichedFlow, InventoryEvent, Labels, RawFlow } from '../schemas/types.js';
 import { report, withBaseline, type Figure } from './report.js';
 
@@ -355,20 +356,7 @@ function flowBatches(cluster: Cluster, batches: number): Buffer[] {
         num_flows: 1,
         num_flows_started: next() < 0.3 ? 1 : 0,
         num_flows_completed: next() < 0.3 ? 1 : 0,
-        process_name: null,
-        process_id: null,
-        process_args: [],
-        tcp_mean_send_congestion_window: null,
-        tcp_min_send_congestion_window: null,
-        tcp_mean_smooth_rtt: null,
-        tcp_max_smooth_rtt: null,
-        tcp_mean_min_rtt: null,
-        tcp_max_min_rtt: null,
-        tcp_mean_mss: null,
-        tcp_min_mss: null,
-        tcp_total_retransmissions: null,
-        tcp_lost_packets: null,
-        tcp_unrecovered_to: null,
+        ...noFlowExtras,
       });
     }
     out.push(rawCodec.encodeBatch(flows));

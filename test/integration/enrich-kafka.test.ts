@@ -7,9 +7,9 @@ import { KafkaBus } from '../../runtime/bus/kafka-bus.js';
 import { endpointsFromEnv } from '../../runtime/endpoints.js';
 import { MetricsRegistry } from '../../runtime/metrics.js';
 import { codecFor } from '../../schemas/codec.js';
-import { noEndpointIdentity, noFlowExtras } from '../../schemas/defaults.js';
 import { toJson } from '../../schemas/json.js';
 import type { EnrichedFlow, InventoryEvent, RawFlow } from '../../schemas/types.js';
+import { addressOnlyFlow } from '../support/flows.js';
 import { pod } from '../support/kubernetes-objects.js';
 import { uniqueName, waitFor } from '../support/wait.js';
 
@@ -22,31 +22,8 @@ const inventoryEvents = codecFor('InventoryEvent');
 const kafkaBus = () =>
   new KafkaBus({ brokers: endpointsFromEnv().kafkaBrokers ?? [], clientId: 'flowsentry-enrich-test', sessionTimeoutMs: 10_000, heartbeatIntervalMs: 500, retryBackoffMs: 50, logLevel: 'nothing' });
 
-function flow(host: string, source: string, dest: string, destPort: number, at: number, sourcePort: number): RawFlow {
-  return {
-    start_time: at,
-    end_time: at + 10_000,
-    origin: 'conntrack',
-    host,
-    source_ip: source,
-    source_port: sourcePort,
-    ...noEndpointIdentity,
-    dest_ip: dest,
-    dest_port: destPort,
-    proto: 6,
-    reporter: 'src',
-    action: 'allow',
-    policies: [],
-    bytes_in: 100,
-    bytes_out: sourcePort,
-    packets_in: 1,
-    packets_out: 1,
-    num_flows: 1,
-    num_flows_started: 1,
-    num_flows_completed: 1,
-    ...noFlowExtras,
-  };
-}
+const flow = (host: string, source: string, dest: string, destPort: number, at: number, sourcePort: number): RawFlow =>
+  addressOnlyFlow({ host, start_time: at, source_ip: source, source_port: sourcePort, dest_ip: dest, dest_port: destPort, bytes_out: sourcePort, packets_out: 1 });
 
 /** 40 pods in 8 namespaces; and 10.9.0.5, held by payments/api until 60 s, then 20 s later by attacker/shell. */
 function inventory(): InventoryEvent[] {

@@ -6,41 +6,16 @@ import { EnrichCore } from '../../../enrich/enrich-core.js';
 import { inventoryEventOf } from '../../../enrich/kubernetes-objects.js';
 import { parseCalicoText } from '../../../ingest/calico-text.js';
 import { codecFor } from '../../../schemas/codec.js';
-import { noEndpointIdentity, noFlowExtras } from '../../../schemas/defaults.js';
 import type { EnrichedFlow, RawFlow } from '../../../schemas/types.js';
+import { addressOnlyFlow } from '../../support/flows.js';
 import { endpointSlice, node, pod, service } from '../../support/kubernetes-objects.js';
 
 const T0 = Date.parse('2026-11-27T12:00:00Z');
 const s = (seconds: number) => T0 + seconds * 1000;
 const sampleFile = fileURLToPath(new URL('../../../../shared/data/calico-cloudwatch-flowlogs.txt', import.meta.url));
 
-/** An address-only flow, as conntrack or VPC flow logs report it. */
-function flow(source: string, dest: string, destPort: number, at: number, changes: Partial<RawFlow> = {}): RawFlow {
-  return {
-    start_time: at,
-    end_time: at + 1000,
-    origin: 'conntrack',
-    host: 'node-a',
-    source_ip: source,
-    source_port: 40000,
-    ...noEndpointIdentity,
-    dest_ip: dest,
-    dest_port: destPort,
-    proto: 6,
-    reporter: 'src',
-    action: 'allow',
-    policies: [],
-    bytes_in: 100,
-    bytes_out: 200,
-    packets_in: 1,
-    packets_out: 2,
-    num_flows: 1,
-    num_flows_started: 1,
-    num_flows_completed: 1,
-    ...noFlowExtras,
-    ...changes,
-  };
-}
+const flow = (source: string, dest: string, destPort: number, at: number, changes: Partial<RawFlow> = {}): RawFlow =>
+  addressOnlyFlow({ start_time: at, end_time: at + 1000, source_ip: source, dest_ip: dest, dest_port: destPort, ...changes });
 
 function coreWith(objects: [string, Record<string, unknown>, number][], options: ConstructorParameters<typeof EnrichCore>[0] = {}): EnrichCore {
   const core = new EnrichCore({ levels: { allowed: 0, denied: 0 }, ...options });
