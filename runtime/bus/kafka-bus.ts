@@ -69,8 +69,18 @@ export class KafkaBus implements Bus {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      const offsets = await admin.fetchTopicOffsets(topic);
-      return new Map(offsets.map((entry) => [entry.partition, entry.high] as const));
+      // A topic created a moment ago may not have its leaders in every broker's metadata yet
+      // (NOT_LEADER_FOR_PARTITION, LEADER_NOT_AVAILABLE): ask again after fresh metadata.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const offsets = await admin.fetchTopicOffsets(topic);
+          return new Map(offsets.map((entry) => [entry.partition, entry.high] as const));
+        } catch (error) {
+          if ((error as { retriable?: unknown }).retriable !== true || attempt >= 10) throw error;
+          await new Promise((resolveTimer) => setTimeout(resolveTimer, (this.options.retryBackoffMs ?? 100) * attempt));
+          await admin.fetchTopicMetadata({ topics: [topic] });
+        }
+      }
     } finally {
       await admin.disconnect();
     }
