@@ -101,9 +101,9 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
   let deadLetters = 0;
   let nextEvent = 0;
   const events: readonly InventoryEvent[] = inventory.events;
-  const writeProblems = async (problems: readonly ParseProblem[]) => {
+  const writeProblems = async (problems: readonly ParseProblem[], stage?: string, recordType?: string) => {
     for (const problem of problems) {
-      await write(deadLetterOut, `${JSON.stringify(toJson('DeadLetter', deadLetterOfProblem(problem, 0)))}\n`);
+      await write(deadLetterOut, `${JSON.stringify(toJson('DeadLetter', deadLetterOfProblem(problem, 0, stage, recordType)))}\n`);
       deadLetters++;
     }
   };
@@ -116,7 +116,7 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
     await write(enrichedOut, records.map((record) => `${JSON.stringify(toJson('EnrichedFlow', record))}\n`).join(''));
   };
   try {
-    await writeProblems(inventory.problems);
+    await writeProblems(inventory.problems, 'enrich', 'InventoryEvent');
     for (const path of options.flows) {
       const format = !options.format || options.format === 'auto' ? await detectFlowFormat(path) : options.format;
       const source = sourceFor(path, format, options.node);

@@ -25,15 +25,15 @@ export function problemOf(location: SourceLocation, original: Buffer | string, e
   };
 }
 
-/** The DeadLetter record of a parse problem. */
-export function deadLetterOfProblem(problem: ParseProblem, failedAt: number): RecordTypes['DeadLetter'] {
+/** The DeadLetter record of a parse problem (by default, a flow line the ingest stage could not read). */
+export function deadLetterOfProblem(problem: ParseProblem, failedAt: number, stage = 'ingest', recordType = 'RawFlow'): RecordTypes['DeadLetter'] {
   const { location } = problem;
   return {
     reason: problem.reason,
     message: problem.message,
     retriable: false,
-    stage: 'ingest',
-    record_type: 'RawFlow',
+    stage,
+    record_type: recordType,
     source: {
       topic: null,
       partition: null,

@@ -58,8 +58,11 @@ describe('CLI > replay', () => {
     const resolver = bySourcePort.get(42000)!;
     assert.deepEqual([resolver.source_name_aggr, resolver.dest_type, resolver.dest_name_aggr], ['frontend-7d9f8c6b5d-*', 'net', 'pub']);
 
-    const letters = readFileSync(`${out}.deadletter.jsonl`, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { reason: string; message: string; source: { file: string; line: number } });
-    assert.deepEqual(letters.map((letter) => [letter.reason, letter.source.line]), [['ENRICH_BAD_OBJECT', 5], ['INGEST_BAD_FIELD', 8]]);
+    const letters = readFileSync(`${out}.deadletter.jsonl`, 'utf8').trim().split('\n').map((line) => fromJson('DeadLetter', JSON.parse(line)));
+    assert.deepEqual(letters.map((letter) => [letter.stage, letter.record_type, letter.reason, letter.source.line]), [
+      ['enrich', 'InventoryEvent', 'ENRICH_BAD_OBJECT', 5],
+      ['ingest', 'RawFlow', 'INGEST_BAD_FIELD', 8],
+    ]);
     assert.match(letters[0]!.message, /ip-reuse\.watch\.jsonl:5: Pod broken: metadata\.uid missing/);
   });
 
