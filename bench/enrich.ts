@@ -6,8 +6,7 @@
  * - Enrichment throughput in flows/s: decode a RawFlow batch, `EnrichCore.enrich(flows, true)`,
  *   encode the output as the worker does (`enrichedMessages`: one EnrichedFlow batch per source
  *   workload), at aggregation levels 0/0 (the headline: one record out per record in) and at the
- *   default 2/1. Also 0/0 the way the worker runs it (`enrichEach`, then the addresses worth
- *   waiting for from the records, then `finish`; no waiting happens here).
+ *   default 2/1.
  * - Beside them, in the same run, the decode+encode floor: decode the same batches, build an
  *   EnrichedFlow literal per flow from identities prepared before the timing (no lookup), encode
  *   with the same grouping. Its output is byte for byte the level-0 enrich output (checked), so
@@ -374,24 +373,14 @@ function encodeGrouped(records: readonly EnrichedFlow[], sink: (bytes: Buffer) =
 }
 
 let outputBytes = 0;
-let awaitedAddresses = 0;
 const countBytes = (bytes: Buffer) => {
   outputBytes += bytes.length;
 };
 
-function enrichRun(core: EnrichCore, batches: readonly Buffer[], aggregate: boolean, checkAwaited = false): number {
+function enrichRun(core: EnrichCore, batches: readonly Buffer[], aggregate: boolean): number {
   let records = 0;
   for (const batch of batches) {
-    const flows = rawCodec.decodeBatch(batch);
-    let enriched: EnrichedFlow[];
-    if (checkAwaited) {
-      // The worker's path: enrich, find what it would wait for (it waits when the set is not empty), finish.
-      const each = core.enrichEach(flows);
-      awaitedAddresses += core.unknownAddresses(each).size;
-      enriched = core.finish(each);
-    } else {
-      enriched = core.enrich(flows, true);
-    }
+    const enriched = core.enrich(rawCodec.decodeBatch(batch), true);
     records += encodeGrouped(aggregate ? aggregateFlows(enriched, defaultAggregationLevels) : enriched, countBytes);
   }
   return records;
@@ -535,18 +524,15 @@ function main(): void {
     { name: 'floor', run: (from, to) => floorRun(batches.slice(from, to), prepared, from), expected: flows, rates: [] },
     { name: 'enrich 0/0', run: (from, to) => enrichRun(core, batches.slice(from, to), false), expected: flows, rates: [] },
     { name: 'enrich 2/1', run: (from, to) => enrichRun(core, batches.slice(from, to), true), expected: aggregated, rates: [] },
-    { name: 'awaited+enrich 0/0', run: (from, to) => enrichRun(core, batches.slice(from, to), false, true), expected: flows, rates: [] },
   ];
   for (let i = 0; i < warmups; i++) sampleAll(cases, batchCount, flows);
   for (let i = 0; i < samples; i++) sampleAll(cases, batchCount, flows).forEach((rate, c) => cases[c]!.rates.push(rate));
-  const [floor, level0, level2, awaited] = cases.map((c) => median(c.rates)) as [number, number, number, number];
-  if (outputBytes <= 0 || awaitedAddresses <= 0) throw new Error('nothing encoded, or no unknown address awaited');
-  settings['awaitedAddressesPerBatch'] = Number((awaitedAddresses / ((warmups + samples) * batchCount)).toFixed(2));
+  const [floor, level0, level2] = cases.map((c) => median(c.rates)) as [number, number, number];
+  if (outputBytes <= 0) throw new Error('nothing encoded');
   figures.unshift(
     { name: 'decode+encode floor', value: floor, unit: 'flows/s' },
     withBaseline('enrich, levels 0/0', level0, 'flows/s', 'decode+encode floor', floor),
     withBaseline('enrich, levels 2/1', level2, 'flows/s', 'decode+encode floor', floor),
-    withBaseline('worker path (enrichEach, unknown addresses, finish), 0/0', awaited, 'flows/s', 'decode+encode floor', floor),
   );
   // Every sample's rates, and the median of the per-sample ratios (the cases of a sample ran side by side).
   settings['rates'] = Object.fromEntries(cases.map((c) => [c.name, c.rates.map(Math.round)]));

@@ -48,16 +48,6 @@ export class EnrichCore {
     return flows.map((flow) => this.enricher.enrich(flow, lookahead));
   }
 
-  /** Addresses of ends the inventory should know but did not: what a caller may wait for. */
-  unknownAddresses(records: readonly EnrichedFlow[]): Set<string> {
-    const addresses = new Set<string>();
-    for (const record of records) {
-      if (record.source_resolution === 'unknown' && record.source_ip) addresses.add(record.source_ip);
-      if (record.dest_resolution === 'unknown' && record.dest_ip) addresses.add(record.dest_ip);
-    }
-    return addresses;
-  }
-
   /** The final records of enriched flows: counted, aggregated by level; runs retention on event time. */
   finish(records: readonly EnrichedFlow[]): EnrichedFlow[] {
     let latest = Number.NEGATIVE_INFINITY;

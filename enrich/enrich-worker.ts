@@ -16,8 +16,6 @@ export interface EnrichWorkerOptions extends EnrichCoreOptions {
   readonly topics?: Partial<Record<WorkerTopic, string>>;
   /** Longest the start waits for the inventory to be read up to its end. Default 5 minutes. */
   readonly restoreTimeoutMs?: number;
-  /** How long an address that stayed unknown after a full grace is not waited for again. Default 30 s. */
-  readonly unknownTtlMs?: number;
   readonly maxBatchMessages?: number;
   /** Wall clock, for waits and dead-letter times only: enrichment itself runs on event time. */
   readonly now?: () => number;
@@ -52,11 +50,10 @@ export function enrichedMessages(topic: string, flows: readonly EnrichedFlow[]):
  * identity table (every worker keeps the whole table: a flow may name any address) and only
  * then takes flows. It keeps following the inventory while it enriches.
  *
- * A flow with an address in the cluster ranges that the table does not know yet waits until the
- * inventory has caught up past the flow's end plus the grace, or the grace has passed on the
- * wall clock, whichever comes first; then it goes out, marked `unknown` if still unknown. The
- * wait holds the partition's batch (bounded by the grace), so the input offset is committed
- * only after the enriched records were acknowledged.
+ * Each message is held until the grace after its flows' end has passed (see `holdForInventory`),
+ * so that what the inventory learns a little late still counts; an address still unknown then
+ * goes out marked `unknown`. The input offset is committed only after the enriched records were
+ * acknowledged.
  */
 export class EnrichWorker {
   readonly core: EnrichCore;
@@ -66,7 +63,6 @@ export class EnrichWorker {
   private inventoryProducer: BusProducer | undefined;
   private runner: StageRunner | undefined;
   private readonly positions = new Map<number, number>();
-  private readonly recentlyUnknown = new Map<string, number>();
   private readonly now: () => number;
   private readonly metrics;
 
@@ -83,7 +79,7 @@ export class EnrichWorker {
     this.metrics = {
       inventory: m.counter('flowsentry_enrich_inventory_events_total', 'Inventory events applied to the identity table, by outcome.'),
       ends: m.gauge('flowsentry_enrich_flow_ends', 'Flow ends enriched since start, by how their identity was found (reported, inventory, network, unknown).'),
-      waits: m.counter('flowsentry_enrich_waits_total', 'Messages held for the inventory to catch up, by how the wait ended.'),
+      waits: m.counter('flowsentry_enrich_waits_total', 'Messages held until the grace after their flows had passed, by how the wait ended.'),
       waitSeconds: m.counter('flowsentry_enrich_wait_seconds_total', 'Time spent holding messages for the inventory.'),
       table: m.gauge('flowsentry_enrich_identity_table', 'Size of the identity table: objects, addresses, claims; and conflicts, reordered events.'),
     };
@@ -149,49 +145,38 @@ export class EnrichWorker {
 
   private async enrichMessage(value: Buffer): Promise<StageOutput[]> {
     const flows = rawFlows.decodeAll(value);
-    const records = this.core.enrichEach(flows);
-    const now = this.now();
-    const awaited = [...this.core.unknownAddresses(records)].filter((ip) => !((this.recentlyUnknown.get(ip) ?? 0) > now));
-    if (awaited.length > 0) {
-      await this.waitForInventory(flows);
-      records.forEach((record, index) => {
-        if (record.source_resolution === 'unknown' || record.dest_resolution === 'unknown') records[index] = this.core.enrichEach([flows[index]!])[0]!;
-      });
-      this.rememberUnknown(records);
-    }
-    const out = this.core.finish(records);
+    await this.holdForInventory(flows);
+    const out = this.core.enrich(flows);
     const ends = this.core.stats.ends;
     for (const [resolution, count] of Object.entries(ends)) this.metrics.ends.set(count, { resolution });
     return enrichedMessages(this.topics.flowsEnriched, out);
   }
 
-  private async waitForInventory(flows: readonly { end_time: number }[]): Promise<void> {
-    const until = Math.max(...flows.map((flow) => flow.end_time)) + this.core.graceMs;
-    const started = this.now();
-    const deadline = started + this.core.graceMs;
+  /**
+   * A message is enriched no earlier than its latest flow end plus the grace, on the wall clock,
+   * or once the inventory has shown events that late: by then the inventory has what changed up
+   * to the flows' end (a late DELETED, the ADDED of a pod that took the address). A message older
+   * than that (a consumer catching up) goes straight through, and none waits more than the grace
+   * after it arrived, so a node clock running ahead cannot stall the stage. Deadlines are absolute:
+   * the messages of one batch do not add their waits up.
+   */
+  private async holdForInventory(flows: readonly { end_time: number }[]): Promise<void> {
+    let latestEnd = Number.NEGATIVE_INFINITY;
+    for (const flow of flows) if (flow.end_time > latestEnd) latestEnd = flow.end_time;
+    const settled = latestEnd + this.core.graceMs;
+    const arrived = this.now();
+    const until = Math.min(settled, arrived + this.core.graceMs);
+    if (!(until > arrived) || this.core.table.inventoryTime >= settled) return;
     let outcome = 'grace-passed';
-    while (this.now() < deadline) {
-      if (this.core.table.inventoryTime >= until) {
+    while (this.now() < until) {
+      if (this.core.table.inventoryTime >= settled) {
         outcome = 'inventory-caught-up';
         break;
       }
-      await Promise.race([this.inventoryChanged.wait(), delay(Math.max(1, deadline - this.now()))]);
+      await Promise.race([this.inventoryChanged.wait(), delay(Math.max(1, until - this.now()))]);
     }
     this.metrics.waits.inc({ outcome });
-    this.metrics.waitSeconds.inc({}, (this.now() - started) / 1000);
-  }
-
-  /** Addresses that stayed unknown after a full grace are not waited for again for a while. */
-  private rememberUnknown(flows: readonly EnrichedFlow[]): void {
-    const until = this.now() + (this.options.unknownTtlMs ?? 30_000);
-    for (const flow of flows) {
-      if (flow.source_resolution === 'unknown' && flow.source_ip) this.recentlyUnknown.set(flow.source_ip, until);
-      if (flow.dest_resolution === 'unknown' && flow.dest_ip) this.recentlyUnknown.set(flow.dest_ip, until);
-    }
-    if (this.recentlyUnknown.size > 100_000) {
-      const now = this.now();
-      for (const [ip, expiry] of this.recentlyUnknown) if (expiry < now) this.recentlyUnknown.delete(ip);
-    }
+    this.metrics.waitSeconds.inc({}, (this.now() - arrived) / 1000);
   }
 
   private publishTableStats(): void {

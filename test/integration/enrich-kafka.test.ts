@@ -138,20 +138,37 @@ describe('Enrich > on Kafka', () => {
     assert.ok(records.filter((record) => record.source_ip?.startsWith('10.9.1.')).every((record) => record.source_resolution === 'inventory' && record.source_workload?.startsWith('deployment/app-')));
   });
 
-  it('holds a flow whose pod the inventory has not shown yet, and attributes it once the ADDED arrives', async () => {
+  it('holds a fresh flow for the grace: a pod shown a second later, and an address handed over just before, both count', async () => {
     const [input, output] = [uniqueName('flows-raw-late'), uniqueName('enriched-late')];
     await bus.ensureTopics([{ name: input, partitions: 1 }, { name: output, partitions: 1 }]);
+    const now = Date.now();
+    const old = pod({ name: 'old', namespace: 'payments', ip: '10.9.8.8' });
+    const producer = bus.producer();
+    const oldAdded = inventoryEventOf('ADDED', old, now - 600_000)!;
+    await producer.send(names.inventory, [{ key: oldAdded.uid, value: inventoryEvents.encode(oldAdded) }]);
     const late = worker(output, uniqueName('enrich-late'), 3_000, input);
     await late.start();
-    const producer = bus.producer();
-    await producer.send(input, [{ key: 'node-late', value: rawFlows.encodeBatch([flow('node-late', '10.9.7.7', '10.9.1.1', 8080, s(200), 50_000)]) }]);
+    // Two flows that ended just now: one from an address whose pod the inventory shows a second
+    // later; one from an address 'old' gave up 2 s before the flow and 'new' took 1.5 s before it,
+    // both changes published after the flow.
+    const start = now - 10_000;
+    await producer.send(input, [
+      {
+        key: 'node-late',
+        value: rawFlows.encodeBatch([flow('node-late', '10.9.7.7', '10.9.1.1', 8080, start, 50_000), { ...flow('node-late', '10.9.8.8', '10.9.1.1', 8080, now - 1_000, 50_001), end_time: now }]),
+      },
+    ]);
     await new Promise((resolveTimer) => setTimeout(resolveTimer, 1_000));
-    const newcomer = pod({ name: 'newcomer', namespace: 'batch', ip: '10.9.7.7' });
-    const added = inventoryEventOf('ADDED', newcomer, s(211))!;
-    await producer.send(names.inventory, [{ key: added.uid, value: inventoryEvents.encode(added) }]);
+    const changes = [
+      inventoryEventOf('ADDED', pod({ name: 'newcomer', namespace: 'batch', ip: '10.9.7.7' }), now + 1_000)!,
+      inventoryEventOf('DELETED', old, now - 2_000)!,
+      inventoryEventOf('ADDED', pod({ name: 'new', namespace: 'attacker', ip: '10.9.8.8' }), now - 1_500)!,
+    ];
+    await producer.send(names.inventory, changes.map((event) => ({ key: event.uid, value: inventoryEvents.encode(event) })));
     await producer.close();
-    const records = await readAll(bus, output, (found) => found.some((record) => record.source_ip === '10.9.7.7'));
-    const record = records.find((candidate) => candidate.source_ip === '10.9.7.7')!;
-    assert.deepEqual([record.source_namespace, record.source_name, record.source_resolution], ['batch', 'newcomer', 'inventory']);
+    const records = await readAll(bus, output, (found) => found.length >= 2);
+    const bySource = new Map(records.map((record) => [record.source_ip, `${record.source_namespace}/${record.source_name}/${record.source_resolution}`]));
+    assert.equal(bySource.get('10.9.7.7'), 'batch/newcomer/inventory');
+    assert.equal(bySource.get('10.9.8.8'), 'attacker/new/inventory', 'never the pod that had already given the address up');
   });
 });
