@@ -64,12 +64,17 @@ export function isIpAddress(text: string): boolean {
 
 /**
  * The one spelling of an address that the identity table keys on: IPv4 as written, IPv6 in the
- * RFC 5952 form (lower case, longest zero run as `::`). Returns undefined for a non-address.
+ * RFC 5952 form (lower case, longest zero run as `::`), an IPv4-mapped IPv6 address as its IPv4
+ * address. Returns undefined for a non-address.
  */
 export function canonicalIp(text: string): string | undefined {
   if (!text.includes(':')) return parseIpv4(text) === undefined ? undefined : text;
   const value = parseIpv6(text);
   if (value === undefined) return undefined;
+  if (value >> 32n === 0xffffn) {
+    // An IPv4-mapped address (::ffff:10.1.0.5) is that IPv4 address.
+    return [24n, 16n, 8n, 0n].map((shift) => Number((value >> shift) & 0xffn)).join('.');
+  }
   const groups: number[] = [];
   for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((value >> shift) & 0xffffn));
   let bestStart = -1;

@@ -57,7 +57,9 @@ export class EnrichCore {
       counts[record.dest_resolution ?? 'reported']++;
       if (record.end_time > latest) latest = record.end_time;
     }
-    this.expireUpTo(latest);
+    // Retention follows event time, but never past what the inventory has shown: one flow stamped
+    // far in the future must not wipe the table.
+    this.expireUpTo(Math.min(latest, this.table.inventoryTime));
     return aggregateFlows(records, this.levels);
   }
 

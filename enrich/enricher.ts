@@ -94,7 +94,12 @@ export class Enricher {
     const address = ip ?? null;
     if (type) {
       const known = ip ? this.table.endpointAt(ip, start, end) : undefined;
-      const same = known !== undefined && known.type === type && known.namespace === (namespace ?? null);
+      // Only the same endpoint lends what the record lacks: same kind, namespace, and name (or aggregated name).
+      const same =
+        known !== undefined &&
+        known.type === type &&
+        known.namespace === (namespace ?? null) &&
+        (name ? known.name === name : nameAggr ? known.nameAggr === nameAggr : false);
       return {
         identity: {
           type,

@@ -1,6 +1,7 @@
 import type { EndpointType, InventoryEvent, Labels, ServicePort } from '../schemas/types.js';
-import { canonicalIp, CidrMatcher } from './addresses.js';
-import { IntervalIndex, type Claim } from './interval-index.js';
+import { canonicalIp, CidrMatcher, parseCidr } from './addresses.js';
+import { IntervalIndex } from './interval-index.js';
+import { listObservedTime } from './kubernetes-objects.js';
 import { podWorkload } from './workload.js';
 
 /** Who held an address: everything EnrichedFlow says about one end. */
@@ -37,6 +38,8 @@ export interface IdentityTableStats {
   /** Events applied out of time order for their object. */
   readonly reordered: number;
   readonly expired: number;
+  /** Network-set entries that were not CIDR blocks, skipped. */
+  readonly invalidCidrs: number;
 }
 
 /** One object's state from one event on: its addresses and, per index, what they resolve to. */
@@ -44,11 +47,15 @@ interface Version {
   readonly time: number;
   /** No addresses from here on, ever: deleted, or a pod that reached Succeeded/Failed. */
   readonly final: boolean;
+  /** A recorded ADDED after the beginning of time: the object did not exist before it. */
+  readonly created?: boolean;
   readonly ips: readonly string[];
   readonly rank: number;
   readonly endpoint?: EndpointIdentity;
   readonly service?: ServiceIdentity;
   readonly networkSet?: EndpointIdentity;
+  /** CIDRs of a network set that are not CIDRs (skipped, counted). */
+  readonly invalidCidrs?: number;
 }
 
 type IndexName = 'endpoints' | 'clusterIps' | 'backends' | 'networkSets';
@@ -182,7 +189,16 @@ function versionOf(event: InventoryEvent, intern: Interner): Version | undefined
     case 'NetworkSet':
     case 'GlobalNetworkSet': {
       const networkSet: EndpointIdentity = { type: 'ns', namespace, name: event.name, nameAggr: event.name, labels, serviceAccount: null, node: null, workload: null };
-      return { time, final, ips: [...new Set(event.ips ?? [])], rank: 1, networkSet };
+      const nets = [...new Set(event.ips ?? [])];
+      const valid = nets.filter((cidr) => {
+        try {
+          parseCidr(cidr);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      return { time, final, ips: valid, rank: 1, networkSet, invalidCidrs: nets.length - valid.length };
     }
     default:
       return undefined;
@@ -210,7 +226,7 @@ const indexOfKind: Record<string, IndexName> = {
  * Pure: time comes only from the events and the lookups.
  */
 export class IdentityTable {
-  private readonly endpoints = new IntervalIndex<EndpointIdentity>();
+  private readonly endpoints = new IntervalIndex<EndpointIdentity>(sameEndpoint);
   private readonly clusterIps = new IntervalIndex<ServiceIdentity>();
   private readonly backends = new IntervalIndex<ServiceIdentity>();
   private readonly histories = new Map<string, ObjectHistory>();
@@ -221,6 +237,7 @@ export class IdentityTable {
   private conflicts = 0;
   private reordered = 0;
   private expired = 0;
+  private invalidCidrs = 0;
   private latest = Number.NEGATIVE_INFINITY;
 
   constructor(options: IdentityTableOptions = {}) {
@@ -240,6 +257,7 @@ export class IdentityTable {
       conflicts: this.conflicts,
       reordered: this.reordered,
       expired: this.expired,
+      invalidCidrs: this.invalidCidrs,
     };
   }
 
@@ -247,27 +265,35 @@ export class IdentityTable {
     if (event.observed_time > this.latest) this.latest = event.observed_time;
     const index = indexOfKind[event.kind];
     const full = index && versionOf(event, this.intern);
+    if (!index || !full) return;
+    this.invalidCidrs += full.invalidCidrs ?? 0;
+    const created = event.type === 'ADDED' && event.observed_time > listObservedTime;
     // From a final version on the object holds nothing: its identity need not be kept.
-    const version = full && full.final ? { time: full.time, final: true, ips: [], rank: full.rank } : full;
-    if (!index || !version) return;
+    const version: Version = full.final ? { time: full.time, final: true, ips: [], rank: full.rank } : created ? { ...full, created } : full;
     const history = this.histories.get(event.uid);
     if (!history) {
-      this.histories.set(event.uid, { kind: event.kind, index, versions: [version], ips: [] });
-      this.rebuild(event.uid, this.histories.get(event.uid)!);
+      const fresh: ObjectHistory = { kind: event.kind, index, versions: [version], ips: [] };
+      this.histories.set(event.uid, fresh);
+      this.extend(event.uid, fresh, undefined, version);
       return;
     }
     const versions = history.versions;
     let at = versions.length;
     while (at > 0 && versions[at - 1]!.time > version.time) at--;
     const previous = versions[at - 1];
-    if (at === versions.length) {
+    if (at === versions.length && !(version.created && previous && previous.time <= listObservedTime)) {
       // A change that changes nothing the table keeps (a status update) is not stored.
       if (previous && !previous.final && !version.final && sameState(previous, version) && sameIps(previous, version)) return;
       history.versions = versions.concat(version);
-    } else {
-      this.reordered++;
-      history.versions = [...versions.slice(0, at), version, ...versions.slice(at)];
+      this.extend(event.uid, history, previous, version);
+      return;
     }
+    if (at < versions.length) this.reordered++;
+    let merged = [...versions.slice(0, at), version, ...versions.slice(at)];
+    // A listed object is taken as valid from the beginning of time, unless a recorded ADDED says when it began.
+    const firstCreated = merged.findIndex((candidate) => candidate.created);
+    if (firstCreated > 0) merged = merged.filter((candidate, i) => i >= firstCreated || candidate.time > listObservedTime);
+    history.versions = merged;
     this.rebuild(event.uid, history);
   }
 
@@ -304,11 +330,13 @@ export class IdentityTable {
       return { service, port: service.ports.find((candidate) => candidate.port === port && (!protocol || candidate.protocol === protocol)) };
     }
     if (port === null) return undefined;
-    const backend = this.backends.find(key, start, end);
-    if (!backend) return undefined;
-    const service = backend.claim.value;
-    const match = service.ports.find((candidate) => candidate.port === port && (!protocol || candidate.protocol === protocol));
-    return match ? { service, port: match } : undefined;
+    // A pod may back several Services (web on 8080, metrics on 9090): the one serving this port.
+    for (const backend of this.backends.findAll(key, start, end)) {
+      const service = backend.value;
+      const match = service.ports.find((candidate) => candidate.port === port && (!protocol || candidate.protocol === protocol));
+      if (match) return { service, port: match };
+    }
+    return undefined;
   }
 
   /**
@@ -322,7 +350,9 @@ export class IdentityTable {
       const versions = history.versions;
       const last = versions[versions.length - 1]!;
       if (last.final && last.time < cutoff) {
-        this.replaceClaims(uid, history, new Map());
+        if (history.index === 'networkSets') this.networkSets.delete(uid);
+        else this.indexOf(history).remove(uid, history.ips);
+        this.networkSetMatcher = undefined;
         this.histories.delete(uid);
         this.expired++;
         continue;
@@ -339,43 +369,56 @@ export class IdentityTable {
     this.backends.expire(cutoff);
   }
 
-  /** Derives the object's claims from its versions and puts them in its index. */
-  private rebuild(uid: string, history: ObjectHistory): void {
-    if (history.index === 'networkSets') {
-      const last = history.versions[history.versions.length - 1]!;
-      if (last.final || !last.networkSet) this.networkSets.delete(uid);
-      else this.networkSets.set(uid, { cidrs: last.ips, identity: last.networkSet });
-      this.networkSetMatcher = undefined;
-      return;
-    }
-    const claims = new Map<string, Claim<EndpointIdentity | ServiceIdentity>[]>();
-    const open = new Map<string, { claim: Claim<EndpointIdentity | ServiceIdentity>; version: Version }>();
-    for (const version of history.versions) {
-      const value = version.endpoint ?? version.service;
-      for (const [ip, held] of open) {
-        if (version.final || !version.ips.includes(ip) || !sameState(held.version, version)) {
-          held.claim.to = version.time;
-          open.delete(ip);
-        }
-      }
-      if (version.final) break;
-      if (!value) continue;
-      for (const ip of version.ips) {
-        if (open.has(ip)) continue;
-        const claim = { from: version.time, to: Infinity, uid, rank: version.rank, value };
-        open.set(ip, { claim, version });
-        const list = claims.get(ip);
-        if (list) list.push(claim);
-        else claims.set(ip, [claim]);
-      }
-    }
-    this.replaceClaims(uid, history, claims);
+  private indexOf(history: ObjectHistory): IntervalIndex<EndpointIdentity | ServiceIdentity> {
+    return this[history.index as Exclude<IndexName, 'networkSets'>] as IntervalIndex<EndpointIdentity | ServiceIdentity>;
   }
 
-  private replaceClaims(uid: string, history: ObjectHistory, claims: Map<string, Claim<EndpointIdentity | ServiceIdentity>[]>): void {
-    const index = this[history.index as Exclude<IndexName, 'networkSets'>] as IntervalIndex<EndpointIdentity | ServiceIdentity>;
-    index.replace(uid, history.ips, claims);
-    history.ips = [...claims.keys()];
+  /** Applies one version appended after `previous` to the object's claims: closes what ended, opens what began. */
+  private extend(uid: string, history: ObjectHistory, previous: Version | undefined, version: Version): void {
+    if (history.index === 'networkSets') {
+      this.rebuildNetworkSet(uid, history);
+      return;
+    }
+    const index = this.indexOf(history);
+    const changed = !previous || !sameState(previous, version);
+    const ips = version.ips.length > 8 ? new Set(version.ips) : version.ips;
+    const has = (ip: string) => (ips instanceof Set ? ips.has(ip) : ips.includes(ip));
+    for (const ip of history.ips) {
+      const claim = index.held(ip, uid);
+      if (claim && (version.final || changed || !has(ip))) claim.to = version.time;
+    }
+    const value = version.endpoint ?? version.service;
+    if (version.final || !value) return;
+    const added: string[] = [];
+    for (const ip of version.ips) {
+      if (index.held(ip, uid)) continue;
+      index.add(ip, { from: version.time, to: Infinity, uid, rank: version.rank, value });
+      if (!history.ips.includes(ip)) added.push(ip);
+    }
+    if (added.length > 0) history.ips = history.ips.concat(added);
+  }
+
+  /** Derives the object's claims again from all its versions (after an event out of order, or retention). */
+  private rebuild(uid: string, history: ObjectHistory): void {
+    if (history.index === 'networkSets') {
+      this.rebuildNetworkSet(uid, history);
+      return;
+    }
+    this.indexOf(history).remove(uid, history.ips);
+    history.ips = [];
+    let previous: Version | undefined;
+    for (const version of history.versions) {
+      this.extend(uid, history, previous, version);
+      if (version.final) break;
+      previous = version;
+    }
+  }
+
+  private rebuildNetworkSet(uid: string, history: ObjectHistory): void {
+    const last = history.versions[history.versions.length - 1]!;
+    if (last.final || !last.networkSet) this.networkSets.delete(uid);
+    else this.networkSets.set(uid, { cidrs: last.ips, identity: last.networkSet });
+    this.networkSetMatcher = undefined;
   }
 }
 

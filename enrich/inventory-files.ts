@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ParseProblem } from '../ingest/source.js';
 import type { InventoryEvent } from '../schemas/types.js';
-import { inventoryEventOf } from './kubernetes-objects.js';
+import { inventoryEventOf, listObservedTime } from './kubernetes-objects.js';
 
 /** Inventory read from files, with what could not be read and what was skipped. */
 export interface InventoryFile {
@@ -11,8 +11,7 @@ export interface InventoryFile {
   readonly skipped: number;
 }
 
-/** A `kubectl get … -o json` list holds the state before any recorded change: valid from the beginning of time. */
-export const listObservedTime = 0;
+export { listObservedTime };
 
 const problem = (source: string, line: number, reason: string, message: string, original: string): ParseProblem => ({
   location: { source, line },

@@ -5,6 +5,9 @@ export const inventoryKinds = ['Pod', 'Node', 'Namespace', 'Service', 'EndpointS
 export type InventoryKind = (typeof inventoryKinds)[number];
 
 export type WatchEventType = InventoryEvent['type'];
+
+/** The observed time of a listed object (`kubectl get -o json`): valid from the beginning of time. */
+export const listObservedTime = 0;
 const watchEventTypes: readonly string[] = ['ADDED', 'MODIFIED', 'DELETED'];
 
 /** A Kubernetes object that cannot be read as inventory: says which field is wrong. */

@@ -82,6 +82,9 @@ async function closeStream(stream: WriteStream): Promise<void> {
   await new Promise<void>((resolveEnd, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolveEnd())));
 }
 
+/** Bounds the memory of one huge interval: it is enriched (and aggregated) in runs of this many flows. */
+const maxRunFlows = 10_000;
+
 const intervalOf = (flow: RawFlow) => `${flow.host}|${flow.start_time}|${flow.end_time}`;
 
 /**
@@ -109,7 +112,9 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
   };
   const enrichRun = async (flows: readonly RawFlow[]) => {
     if (flows.length === 0) return;
-    const until = Math.max(...flows.map((flow) => flow.end_time)) + core.graceMs;
+    let latestEnd = Number.NEGATIVE_INFINITY;
+    for (const flow of flows) if (flow.end_time > latestEnd) latestEnd = flow.end_time;
+    const until = latestEnd + core.graceMs;
     while (nextEvent < events.length && events[nextEvent]!.observed_time <= until) core.applyInventory(events[nextEvent++]!);
     const records = core.enrich(flows);
     recordsOut += records.length;
@@ -120,26 +125,25 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
     for (const path of options.flows) {
       const format = !options.format || options.format === 'auto' ? await detectFlowFormat(path) : options.format;
       const source = sourceFor(path, format, options.node);
-      let pending: RawFlow[] = [];
+      // Consecutive flows of one node interval are enriched together (they aggregate together);
+      // a run is enriched when the next interval begins, it reaches maxRunFlows, or the file ends.
+      let run: RawFlow[] = [];
+      let runInterval = '';
       try {
         for await (const batch of source.batches()) {
           await writeProblems(batch.problems);
           flowsIn += batch.flows.length;
-          const flows = [...pending, ...batch.flows];
-          // The last interval of a batch may go on in the next one: keep it back, so it aggregates whole.
-          const lastInterval = flows.length > 0 ? intervalOf(flows[flows.length - 1]!) : '';
-          let cut = flows.length;
-          while (cut > 0 && intervalOf(flows[cut - 1]!) === lastInterval) cut--;
-          pending = flows.slice(cut);
-          let runStart = 0;
-          for (let i = 1; i <= cut; i++) {
-            if (i === cut || intervalOf(flows[i]!) !== intervalOf(flows[runStart]!)) {
-              await enrichRun(flows.slice(runStart, i));
-              runStart = i;
+          for (const flow of batch.flows) {
+            const interval = intervalOf(flow);
+            if ((interval !== runInterval || run.length >= maxRunFlows) && run.length > 0) {
+              await enrichRun(run);
+              run = [];
             }
+            runInterval = interval;
+            run.push(flow);
           }
         }
-        await enrichRun(pending);
+        await enrichRun(run);
       } finally {
         await source.close();
       }

@@ -28,7 +28,8 @@ describe('Enrich > workload names', () => {
 describe('Enrich > addresses', () => {
   it('writes IPv6 in one form and rejects what is not an address', () => {
     assert.equal(canonicalIp('2600:1F18:0000:0000:0:0:0:000A'), '2600:1f18::a');
-    assert.equal(canonicalIp('::ffff:10.0.0.1'), '::ffff:a00:1');
+    assert.equal(canonicalIp('::ffff:10.0.0.1'), '10.0.0.1');
+    assert.equal(canonicalIp('::FFFF:a00:1'), '10.0.0.1');
     assert.equal(canonicalIp('10.0.0.1'), '10.0.0.1');
     assert.equal(canonicalIp('10.0.0.256'), undefined);
     assert.equal(canonicalIp('1::2::3'), undefined);
