@@ -97,7 +97,8 @@ export class EnrichWorker {
       fromBeginning: true,
     });
     await this.inventoryConsumer.start((batch) => this.applyInventory(batch));
-    const caughtUp = () => [...ends].every(([partition, end]) => (this.positions.get(partition) ?? -1) + 1 >= Number(end));
+    // A partition is read when its last message was handled, or when it keeps none (compacted or deleted away).
+    const caughtUp = () => [...ends].every(([partition, { first, end }]) => first === end || (this.positions.get(partition) ?? -1) + 1 >= Number(end));
     const deadline = this.now() + (this.options.restoreTimeoutMs ?? 300_000);
     while (!caughtUp()) {
       if (this.now() > deadline) throw new Error(`the inventory topic ${this.topics.inventory} was not read to its end within the restore timeout`);
@@ -127,6 +128,11 @@ export class EnrichWorker {
   private async applyInventory(batch: IncomingBatch): Promise<void> {
     const letters: OutgoingMessage[] = [];
     for (const message of batch.messages) {
+      if (message.value.length === 0) {
+        // A tombstone: the publisher removed the object's key after its DELETED; nothing to apply.
+        this.metrics.inventory.inc({ outcome: 'tombstone' });
+        continue;
+      }
       try {
         for (const event of inventoryEvents.decodeAll(message.value)) this.core.applyInventory(event);
         this.metrics.inventory.inc({ outcome: 'applied' });

@@ -55,6 +55,11 @@ export interface BusConsumer {
   close(): Promise<void>;
 }
 
+export interface PartitionBounds {
+  readonly first: string;
+  readonly end: string;
+}
+
 export interface TopicSpec {
   readonly name: string;
   readonly partitions: number;
@@ -80,9 +85,11 @@ export interface Bus {
   producer(): BusProducer;
   consumer(options: ConsumerOptions): BusConsumer;
   /**
-   * Per partition, the position the next message will get (Kafka's high watermark): a reader
-   * that has handled everything before it has caught up. Transports without it leave it out.
+   * Per partition, where its messages end (`end`: the position the next message will get, Kafka's
+   * high watermark) and begin (`first`: the oldest one still kept; equal to `end` when retention
+   * or compaction left none). A reader that has handled everything before `end` has caught up.
+   * Transports without it leave it out.
    */
-  endOffsets?(topic: string): Promise<ReadonlyMap<number, string>>;
+  endOffsets?(topic: string): Promise<ReadonlyMap<number, PartitionBounds>>;
   close(): Promise<void>;
 }

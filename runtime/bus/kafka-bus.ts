@@ -1,6 +1,6 @@
 import { Kafka, logLevel, Partitioners, type ITopicConfig, type KafkaConfig } from 'kafkajs';
 import { OpenResources } from './open-resources.js';
-import type { Bus, BusConsumer, BusProducer, ConsumerOptions, TopicSpec } from './bus.js';
+import type { Bus, BusConsumer, BusProducer, ConsumerOptions, PartitionBounds, TopicSpec } from './bus.js';
 import { KafkaBusConsumer } from './kafka-consumer.js';
 import { KafkaBatchingProducer, type KafkaBatchingOptions } from './kafka-producer.js';
 
@@ -65,7 +65,7 @@ export class KafkaBus implements Bus {
     }
   }
 
-  async endOffsets(topic: string): Promise<ReadonlyMap<number, string>> {
+  async endOffsets(topic: string): Promise<ReadonlyMap<number, PartitionBounds>> {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
@@ -74,7 +74,7 @@ export class KafkaBus implements Bus {
       for (let attempt = 1; ; attempt++) {
         try {
           const offsets = await admin.fetchTopicOffsets(topic);
-          return new Map(offsets.map((entry) => [entry.partition, entry.high] as const));
+          return new Map(offsets.map((entry) => [entry.partition, { first: entry.low, end: entry.high }] as const));
         } catch (error) {
           if ((error as { retriable?: unknown }).retriable !== true || attempt >= 10) throw error;
           await new Promise((resolveTimer) => setTimeout(resolveTimer, (this.options.retryBackoffMs ?? 100) * attempt));

@@ -6,6 +6,7 @@ import type {
   ConsumerOptions,
   IncomingMessage,
   OutgoingMessage,
+  PartitionBounds,
   TopicPartition,
   TopicSpec,
 } from './bus.js';
@@ -77,9 +78,9 @@ export class MemoryBus implements Bus {
     this.changed.notify();
   }
 
-  async endOffsets(topic: string): Promise<ReadonlyMap<number, string>> {
+  async endOffsets(topic: string): Promise<ReadonlyMap<number, PartitionBounds>> {
     this.assertOpen();
-    return new Map(this.topic(topic).partitions.map((log, partition) => [partition, String(endOffset(log))] as const));
+    return new Map(this.topic(topic).partitions.map((log, partition) => [partition, { first: String(log.base), end: String(endOffset(log)) }] as const));
   }
 
   producer(): BusProducer {

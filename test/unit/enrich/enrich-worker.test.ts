@@ -15,7 +15,7 @@ const enriched = codecFor('EnrichedFlow');
 const deadLetters = codecFor('DeadLetter');
 
 describe('Enrich > worker on the in-process bus', () => {
-  it('reads the inventory first, enriches flows, and dead-letters what it cannot decode while the stream goes on', async () => {
+  it('reads the inventory first, enriches flows, skips tombstones, and dead-letters what it cannot decode while the stream goes on', async () => {
     const bus = new MemoryBus({ retryBackoffMs: 10 });
     await bus.ensureTopics(topicSpecs(2));
     const producer = bus.producer();
@@ -23,6 +23,7 @@ describe('Enrich > worker on the in-process bus', () => {
     await producer.send(topics.inventory, [
       { key: backend.uid, value: codecFor('InventoryEvent').encode(backend) },
       { key: 'garbage', value: Buffer.from('not avro') },
+      { key: 'removed-uid', value: Buffer.alloc(0) },
     ]);
     const metrics = new MetricsRegistry();
     const worker = new EnrichWorker({ bus, metrics, graceMs: 10 });
@@ -54,6 +55,7 @@ describe('Enrich > worker on the in-process bus', () => {
       ['enrich', 'RawFlow', 'SCHEMA_CORRUPT_PAYLOAD', topics.flowsRaw],
     ]);
     assert.match(metrics.render(), /flowsentry_enrich_inventory_events_total\{outcome="dead-letter"\} 1/);
+    assert.match(metrics.render(), /flowsentry_enrich_inventory_events_total\{outcome="tombstone"\} 1/, 'a tombstone is no dead letter');
   });
 
   it('refuses a bus that cannot tell where the inventory ends', async () => {
