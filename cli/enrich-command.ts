@@ -57,9 +57,12 @@ export const enrichCommand: CliCommand = {
     process.once('SIGTERM', stop).once('SIGINT', stop);
     try {
       await bus.ensureTopics(topicSpecs(partitions));
-      await worker.start();
-      console.error(`enrich: inventory read (${worker.core.table.stats.objects} objects), taking flows`);
-      await stopped;
+      // A stop while the inventory is still being read ends the start too.
+      const started = await Promise.race([worker.start().then(() => true), stopped.then(() => false)]);
+      if (started) {
+        console.error(`enrich: inventory read (${worker.core.table.stats.objects} objects), taking flows`);
+        await stopped;
+      }
     } finally {
       process.off('SIGTERM', stop).off('SIGINT', stop);
       await worker.close();

@@ -28,7 +28,7 @@ type Values = { [K in keyof typeof enrichArgOptions]?: (typeof enrichArgOptions)
 
 function seconds(text: string | undefined, option: string, problems: string[]): number | undefined {
   if (text === undefined) return undefined;
-  const value = Number(text);
+  const value = text.trim() === '' ? Number.NaN : Number(text);
   if (!(Number.isFinite(value) && value >= 0)) {
     problems.push(`${option}: '${text}' is not a number of seconds`);
     return undefined;
@@ -92,6 +92,9 @@ export function enrichCoreOptionsOf(values: Values, problems: string[]): EnrichC
   checkCidrs(values['cluster-cidr'] ?? [], '--cluster-cidr');
   const graceMs = seconds(values.grace, '--grace', problems);
   const retentionMs = seconds(values.retention, '--retention', problems);
+  if (retentionMs !== undefined && !(retentionMs > (graceMs ?? defaultGraceMs))) {
+    problems.push(`--retention: ${values.retention} s keeps ended claims no longer than the grace; give more`);
+  }
   return {
     levels: {
       allowed: levelOf(values['allowed-level'], '--allowed-level', defaultAggregationLevels.allowed),

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { flowFileFormats, replayFiles, type FlowFileFormat } from '../enrich/replay.js';
 import type { CliCommand } from './command.js';
@@ -54,6 +55,9 @@ export const replayCommand: CliCommand = {
     const format = (values.format ?? 'auto') as FlowFileFormat;
     if (!flowFileFormats.includes(format)) problems.push(`--format: '${values.format}' is not one of ${flowFileFormats.join(', ')}`);
     const core = enrichCoreOptionsOf(values, problems);
+    for (const file of [...(values.flows ?? []), ...(values.inventory ?? [])]) {
+      if (!existsSync(file)) problems.push(`${file}: no such file`);
+    }
     if (problems.length > 0) {
       console.error(`flowsentry replay: ${problems.length} problem(s) in the options:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
       return 2;

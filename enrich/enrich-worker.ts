@@ -63,6 +63,7 @@ export class EnrichWorker {
   private inventoryProducer: BusProducer | undefined;
   private runner: StageRunner | undefined;
   private readonly positions = new Map<number, number>();
+  private closing = false;
   private readonly now: () => number;
   private readonly metrics;
 
@@ -101,9 +102,11 @@ export class EnrichWorker {
     const caughtUp = () => [...ends].every(([partition, { first, end }]) => first === end || (this.positions.get(partition) ?? -1) + 1 >= Number(end));
     const deadline = this.now() + (this.options.restoreTimeoutMs ?? 300_000);
     while (!caughtUp()) {
+      if (this.closing) return;
       if (this.now() > deadline) throw new Error(`the inventory topic ${this.topics.inventory} was not read to its end within the restore timeout`);
       await Promise.race([this.inventoryChanged.wait(), delay(200)]);
     }
+    if (this.closing) return;
     this.runner = new StageRunner({
       stage: 'enrich',
       bus,
@@ -119,7 +122,10 @@ export class EnrichWorker {
     await this.runner.start();
   }
 
+  /** Stops taking flows and inventory; a start still reading the inventory gives up. */
   async close(): Promise<void> {
+    this.closing = true;
+    this.inventoryChanged.notify();
     await this.runner?.close();
     await this.inventoryConsumer?.close();
     await this.inventoryProducer?.close();

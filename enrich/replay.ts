@@ -1,4 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { once } from 'node:events';
@@ -97,8 +97,9 @@ const intervalOf = (flow: RawFlow) => `${flow.host}|${flow.start_time}|${flow.en
 export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary> {
   const core = new EnrichCore({ retentionMs: replayRetentionMs, ...options });
   const inventory = await readInventoryFiles(options.inventory ?? []);
-  const enrichedOut = createWriteStream(options.enrichedOut);
-  const deadLetterOut = createWriteStream(options.deadLetterOut);
+  // Opened before anything is written, so a path that cannot be written fails here, with its name.
+  const enrichedOut = (await open(options.enrichedOut, 'w')).createWriteStream();
+  const deadLetterOut = (await open(options.deadLetterOut, 'w')).createWriteStream();
   let flowsIn = 0;
   let recordsOut = 0;
   let deadLetters = 0;

@@ -99,10 +99,25 @@ describe('CLI > replay', () => {
     assert.match(result.stderr, /2 dead letters/);
   });
 
+  it('fails with the path when the output cannot be written', async () => {
+    const result = await runCli(['replay', '--flows', seed, '--enriched-out', join(dir, 'no-such-dir', 'out.jsonl')]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /ENOENT: no such file or directory, open '.*no-such-dir\/out\.jsonl'/);
+  });
+
   it('names every problem in the options at once', async () => {
-    const result = await runCli(['replay', '--format', 'xml', '--allowed-level', '7', '--network', 'aws=1.2.3.4/99', '--grace', 'soon']);
+    const result = await runCli(['replay', '--format', 'xml', '--allowed-level', '7', '--network', 'aws=1.2.3.4/99', '--grace', 'soon', '--retention', '1', '--inventory', 'missing.json']);
     assert.equal(result.code, 2);
-    for (const expected of ['--flows: give at least one flow file', '--enriched-out: missing', "--format: 'xml' is not one of", '--allowed-level: expected an aggregation level', "network 'aws': '1.2.3.4/99' is not", "--grace: 'soon' is not a number of seconds"]) {
+    for (const expected of [
+      '--flows: give at least one flow file',
+      '--enriched-out: missing',
+      "--format: 'xml' is not one of",
+      '--allowed-level: expected an aggregation level',
+      "network 'aws': '1.2.3.4/99' is not",
+      "--grace: 'soon' is not a number of seconds",
+      '--retention: 1 s keeps ended claims no longer than the grace',
+      'missing.json: no such file',
+    ]) {
       assert.ok(result.stderr.includes(expected), `${expected} in\n${result.stderr}`);
     }
   });
