@@ -48,7 +48,7 @@ interface Version {
   /** No addresses from here on, ever: deleted, or a pod that reached Succeeded/Failed. */
   readonly final: boolean;
   /** A recorded ADDED after the beginning of time: the object did not exist before it. */
-  readonly created?: boolean;
+  readonly created: boolean;
   readonly ips: readonly string[];
   readonly rank: number;
   readonly endpoint?: EndpointIdentity;
@@ -150,6 +150,7 @@ const sameState = (a: Version, b: Version) => a.rank === b.rank && sameEndpoint(
 /** What an event says about its object, as a Version (undefined for kinds without addresses). */
 function versionOf(event: InventoryEvent, intern: Interner): Version | undefined {
   const time = event.observed_time;
+  const created = event.type === 'ADDED' && time > listObservedTime;
   const final = event.type === 'DELETED' || (event.kind === 'Pod' && finalPhases.has(event.phase ?? ''));
   const labels = intern.labels(event.labels);
   const namespace = intern.string(event.namespace ?? null);
@@ -158,7 +159,7 @@ function versionOf(event: InventoryEvent, intern: Interner): Version | undefined
       const node = intern.string(event.node ?? null);
       if (event.host_network) {
         const endpoint: EndpointIdentity = { type: 'hep', namespace: null, name: node, nameAggr: node ?? event.name, labels: noLabels, serviceAccount: null, node, workload: null };
-        return { time, final, ips: canonicalIps(event.ips), rank: rankOf.hostNetworkPod, endpoint };
+        return { time, final, created, ips: canonicalIps(event.ips), rank: rankOf.hostNetworkPod, endpoint };
       }
       const { nameAggr, workload } = podWorkload({ name: event.name, labels, owners: event.owners ?? [] });
       const endpoint: EndpointIdentity = {
@@ -171,20 +172,20 @@ function versionOf(event: InventoryEvent, intern: Interner): Version | undefined
         node,
         workload: intern.string(workload),
       };
-      return { time, final, ips: canonicalIps(event.ips), rank: rankOf.pod, endpoint };
+      return { time, final, created, ips: canonicalIps(event.ips), rank: rankOf.pod, endpoint };
     }
     case 'Node':
     case 'HostEndpoint': {
       const node = intern.string(event.kind === 'Node' ? event.name : (event.node ?? null));
       const endpoint: EndpointIdentity = { type: 'hep', namespace: null, name: event.name, nameAggr: event.name, labels, serviceAccount: null, node, workload: null };
-      return { time, final, ips: canonicalIps(event.ips), rank: event.kind === 'Node' ? rankOf.node : rankOf.hostEndpoint, endpoint };
+      return { time, final, created, ips: canonicalIps(event.ips), rank: event.kind === 'Node' ? rankOf.node : rankOf.hostEndpoint, endpoint };
     }
     case 'Service':
     case 'EndpointSlice': {
       const name = event.kind === 'Service' ? event.name : labels['kubernetes.io/service-name'];
-      if (!name || !namespace) return { time, final: true, ips: [], rank: 0 };
+      if (!name || !namespace) return { time, final: true, created, ips: [], rank: 0 };
       const service: ServiceIdentity = { namespace, name, ports: event.ports ?? [] };
-      return { time, final, ips: canonicalIps(event.ips), rank: rankOf.service, service };
+      return { time, final, created, ips: canonicalIps(event.ips), rank: rankOf.service, service };
     }
     case 'NetworkSet':
     case 'GlobalNetworkSet': {
@@ -198,7 +199,7 @@ function versionOf(event: InventoryEvent, intern: Interner): Version | undefined
           return false;
         }
       });
-      return { time, final, ips: valid, rank: 1, networkSet, invalidCidrs: nets.length - valid.length };
+      return { time, final, created, ips: valid, rank: 1, networkSet, invalidCidrs: nets.length - valid.length };
     }
     default:
       return undefined;
@@ -267,9 +268,8 @@ export class IdentityTable {
     const full = index && versionOf(event, this.intern);
     if (!index || !full) return;
     this.invalidCidrs += full.invalidCidrs ?? 0;
-    const created = event.type === 'ADDED' && event.observed_time > listObservedTime;
     // From a final version on the object holds nothing: its identity need not be kept.
-    const version: Version = full.final ? { time: full.time, final: true, ips: [], rank: full.rank } : created ? { ...full, created } : full;
+    const version: Version = full.final ? { time: full.time, final: true, created: false, ips: [], rank: full.rank } : full;
     const history = this.histories.get(event.uid);
     if (!history) {
       const fresh: ObjectHistory = { kind: event.kind, index, versions: [version], ips: [] };
