@@ -1,8 +1,11 @@
 /**
  * Replays a recorded `conntrack -E -o timestamp[,extended][,id]` file (plain or gzip) through the
  * node collector's core, in intervals of event time aligned to `intervalMs`. Only DESTROY events
- * carry counters, so only they are fed to the collector: a connection is reported whole in the
- * interval of its DESTROY; NEW and UPDATE events only move the clock. Bad lines, and lines
+ * carry counters, so only they are fed to the collector: a connection is reported whole, in the
+ * interval where it began when the file holds its NEW event (its identity is whoever held the
+ * addresses then: a conntrack entry outlives its pod by minutes), else in the interval of its
+ * DESTROY. Such a record of an earlier interval comes out with the interval of its DESTROY, after
+ * that interval's own records. NEW and UPDATE events otherwise only move the clock. Bad lines, and lines
  * without a timestamp, become problems naming `path:line`. Streaming, deterministic; the
  * position is the line reached and `commit` does nothing (a replay is simply run again).
  */
@@ -15,6 +18,14 @@ import { IngestError, problemOf } from './problems.js';
 import { flattenCounts, type FlowSource, type ParseProblem, type SourceBatch } from './source.js';
 import { fileChunks, isCorruptGzip, splitLines, type InputLine } from './vpc-line-reader.js';
 import type { RawFlow } from '../schemas/types.js';
+
+/** NEW times kept for connections still open; the oldest are forgotten beyond this. */
+const MAX_STARTED = 1_000_000;
+
+/** A connection: the kernel's id when the file has one, else its original tuple. */
+function connectionKey(entry: ConntrackEntry): string {
+  return entry.id !== null ? `#${entry.id}` : `${entry.proto}|${entry.src}|${entry.sport}|${entry.dst}|${entry.dport}|${entry.tupleExtra}|${entry.zone}`;
+}
 
 export interface ConntrackFileSourceOptions {
   readonly path: string;
@@ -39,10 +50,12 @@ export interface ConntrackFileCounts {
   notices: number;
   events: number;
   destroyEvents: number;
-  /** NEW and UPDATE events: no counters. */
+  /** NEW and UPDATE events: no counters (a NEW's time is kept for its connection). */
   ignoredEvents: number;
   /** Events timed before the open interval, added to it. */
   lateEvents: number;
+  /** Connections reported in the earlier interval where their NEW event was. */
+  reportedWhereBegun: number;
   problems: number;
 }
 
@@ -57,7 +70,7 @@ const MAX_PENDING_PROBLEMS = 1_000;
 const EVERY_ADDRESS = ['0.0.0.0/0', '::/0'];
 const NOTICE = /^conntrack v[\d.]+ \(conntrack-tools\): \d+ flow (events|entries) have been shown\.\s*$/;
 
-const emptyCounts = (): ConntrackFileCounts => ({ lines: 0, blank: 0, notices: 0, events: 0, destroyEvents: 0, ignoredEvents: 0, lateEvents: 0, problems: 0 });
+const emptyCounts = (): ConntrackFileCounts => ({ lines: 0, blank: 0, notices: 0, events: 0, destroyEvents: 0, ignoredEvents: 0, lateEvents: 0, reportedWhereBegun: 0, problems: 0 });
 
 function isBlank(bytes: Buffer): boolean {
   for (const c of bytes) if (c !== 32 && c !== 9 && c !== 13) return false;
@@ -135,6 +148,20 @@ export class ConntrackFileSource implements FlowSource<number> {
       counts.problems++;
       problems.push(problemOf({ source: path, line }, Buffer.from(original), error));
     };
+    /** NEW times of connections not yet ended, by connection. */
+    const started = new Map<string, number>();
+    /** Ended connections that began in an earlier interval, by that interval's start. */
+    const earlier = new Map<number, ConntrackEntry[]>();
+    const flushEarlier = (): RawFlow[] => {
+      const flows: RawFlow[] = [];
+      for (const start of [...earlier.keys()].sort((a, b) => a - b)) {
+        const past = this.newCollector(start);
+        for (const entry of earlier.get(start)!) past.destroyed(entry);
+        flows.push(...past.flush(start + this.intervalMs));
+      }
+      earlier.clear();
+      return flows;
+    };
     const take = (): ParseProblem[] => {
       const taken = problems;
       problems = [];
@@ -156,7 +183,7 @@ export class ConntrackFileSource implements FlowSource<number> {
           collector = this.collector = this.newCollector(this.align(time));
           end = collector.intervalStart + this.intervalMs;
         } else if (time >= end) {
-          const flows = collector.flush(end);
+          const flows = [...collector.flush(end), ...flushEarlier()];
           // The table tracks nothing (a file has no dumps): an empty poll only ages its tombstones.
           collector.poll([]);
           const next = this.align(time);
@@ -171,10 +198,26 @@ export class ConntrackFileSource implements FlowSource<number> {
         if (entry.event === 'DESTROY') {
           counts.destroyEvents++;
           openFrom ??= line.number;
+          const key = connectionKey(entry);
+          const began = started.get(key);
+          started.delete(key);
           // Each DESTROY line ends a distinct connection: its line number as id keeps the table from
           // taking a reused tuple (same or no kernel id) for a duplicate of an earlier event.
-          collector.destroyed({ ...entry, id: line.number });
+          const ended = { ...entry, id: line.number };
+          const beganIn = began === undefined ? collector.intervalStart : this.align(began);
+          if (beganIn < collector.intervalStart) {
+            counts.reportedWhereBegun++;
+            const list = earlier.get(beganIn);
+            if (list) list.push(ended);
+            else earlier.set(beganIn, [ended]);
+          } else {
+            collector.destroyed(ended);
+          }
         } else {
+          if (entry.event === 'NEW') {
+            started.set(connectionKey(entry), time);
+            if (started.size > MAX_STARTED) started.delete(started.keys().next().value!);
+          }
           // NEW/UPDATE: the kernel sends counters with DESTROY only. A connection without a DESTROY in the file is not reported.
           counts.ignoredEvents++;
         }
@@ -184,7 +227,7 @@ export class ConntrackFileSource implements FlowSource<number> {
       problem(last + 1, Buffer.alloc(0), new IngestError('INGEST_BAD_FILE', `gzip data is corrupt or truncated after line ${last}: ${(error as Error).message}`));
     }
     if (this.closed) return;
-    const flows: RawFlow[] = collector === null ? [] : collector.flush(end);
+    const flows: RawFlow[] = collector === null ? [] : [...collector.flush(end), ...flushEarlier()];
     if (flows.length > 0 || problems.length > 0) yield { flows, problems: take(), position: last };
   }
 

@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { fromJson } from '../../../schemas/json.js';
 import type { EnrichedFlow } from '../../../schemas/types.js';
 import { runCli } from '../../support/cli.js';
-import { pod } from '../../support/kubernetes-objects.js';
+import { pod, watchLine } from '../../support/kubernetes-objects.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../enrich/fixtures/${name}`, import.meta.url));
 const conntrackEvents = fileURLToPath(new URL('../ingest/fixtures/conntrack/events.log', import.meta.url));
@@ -97,6 +97,25 @@ describe('CLI > replay', () => {
     const first = readRecords(out)[0]!;
     assert.deepEqual([first.origin, first.source_name, first.dest_name, first.dest_port, first.bytes_out], ['conntrack', 'client', 'web', 80, 400]);
     assert.match(result.stderr, /2 dead letters/);
+  });
+
+  it('gives a conntrack connection that outlived its pod to that pod, not to the next holder of the address', async () => {
+    const t = 1_700_000_000;
+    const events = join(dir, 'outlived.log');
+    writeFileSync(events, [
+      `[${t + 1}.000000]\t    [NEW] ipv4     2 udp      17 30 src=10.0.0.7 dst=10.0.0.2 sport=5353 dport=53 [UNREPLIED] src=10.0.0.2 dst=10.0.0.7 sport=53 dport=5353 mark=0 zone=0 id=9`,
+      `[${t + 31}.000000]\t[DESTROY] ipv4     2 udp      17 src=10.0.0.7 dst=10.0.0.2 sport=5353 dport=53 packets=1 bytes=70 src=10.0.0.2 dst=10.0.0.7 sport=53 dport=5353 packets=1 bytes=120 mark=0 zone=0 id=9`,
+      '',
+    ].join('\n'));
+    const a = pod({ name: 'a', namespace: 'payments', ip: '10.0.0.7' });
+    const b = pod({ name: 'b', namespace: 'attacker', ip: '10.0.0.7' });
+    const watch = join(dir, 'outlived.watch.jsonl');
+    writeFileSync(watch, [watchLine(t * 1000, 'ADDED', a), watchLine((t + 5) * 1000, 'DELETED', a), watchLine((t + 10) * 1000, 'ADDED', b), ''].join('\n'));
+    const out = join(dir, 'outlived.jsonl');
+    const result = await runCli(['replay', '--flows', events, '--inventory', watch, '--enriched-out', out, '--allowed-level', '0']);
+    assert.equal(result.code, 0, result.stderr);
+    const [record] = readRecords(out);
+    assert.deepEqual([record?.source_namespace, record?.source_name, record?.start_time], ['payments', 'a', t * 1000]);
   });
 
   it('fails with the path when the output cannot be written', async () => {

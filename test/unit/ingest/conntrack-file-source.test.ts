@@ -70,7 +70,7 @@ describe('Ingest > conntrack > file source (replay)', () => {
     const stats = source.stats();
     assert.deepEqual(
       { ...stats, collector: undefined },
-      { lines: 10, blank: 0, notices: 1, events: 7, destroyEvents: 6, ignoredEvents: 1, lateEvents: 0, problems: 2, collector: undefined },
+      { lines: 10, blank: 0, notices: 1, events: 7, destroyEvents: 6, ignoredEvents: 1, lateEvents: 0, reportedWhereBegun: 0, problems: 2, collector: undefined },
     );
     assert.equal(stats.collector!.notLocal, 0);
     assert.equal(source.countsByName().collector_connections_duplicateDestroys, 0);
@@ -148,6 +148,21 @@ describe('Ingest > conntrack > file source (replay)', () => {
       [[[0, 1]], [[10_000, 2], [10_000, 3]], [[50_000, 4]]],
     );
     assert.equal(late.stats().lateEvents, 1);
+  });
+
+  it('reports a connection in the interval where its NEW event was, not where it ended (its identity is whoever held the address then)', async () => {
+    const path = join(dir, 'long.log');
+    const opened = (seconds: string, sport: number) =>
+      `[${seconds}]\t    [NEW] ipv4     2 tcp      6 120 SYN_SENT src=10.0.0.1 dst=10.0.0.2 sport=${sport} dport=80 [UNREPLIED] src=10.0.0.2 dst=10.0.0.1 sport=80 dport=${sport} mark=0 zone=0 id=${sport}`;
+    await writeFile(path, [opened('1700000001.0', 2000), opened('1700000032.0', 2001), destroy('1700000033.0', 2001), destroy('1700000035.0', 2000), destroy('1700000036.0', 2002), ''].join('\n'));
+    const source = new ConntrackFileSource({ path, host: 'n', level: 'tuple' });
+    const batches = await readAll(source);
+    assert.deepEqual(
+      batches.map((batch) => batch.flows.map((f) => [f.start_time - T, f.end_time - T, f.source_port, f.num_flows_started, f.num_flows_completed])),
+      [[[30_000, 40_000, 2001, 1, 1], [30_000, 40_000, 2002, 1, 1], [0, 10_000, 2000, 1, 1]]],
+      'the connection opened at 1 s and ended at 35 s comes out in [0, 10 s), after the records of [30 s, 40 s)',
+    );
+    assert.equal(source.stats().reportedWhereBegun, 1);
   });
 
   it('sends problems out in bounded batches when no interval closes', async () => {
