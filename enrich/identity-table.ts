@@ -31,6 +31,8 @@ export interface IdentityTableOptions {
 
 export interface IdentityTableStats {
   readonly objects: number;
+  /** States kept for the objects (one per change that mattered). */
+  readonly versions: number;
   readonly addresses: number;
   readonly claims: number;
   /** Lookups where two objects of the same kind held the address at once; answered deterministically. */
@@ -40,6 +42,8 @@ export interface IdentityTableStats {
   readonly expired: number;
   /** Network-set entries that were not CIDR blocks, skipped. */
   readonly invalidCidrs: number;
+  /** Events of objects retention had removed, older than their end: ignored. */
+  readonly lateForRemoved: number;
 }
 
 /** One object's state from one event on: its addresses and, per index, what they resolve to. */
@@ -231,6 +235,8 @@ export class IdentityTable {
   private readonly clusterIps = new IntervalIndex<ServiceIdentity>();
   private readonly backends = new IntervalIndex<ServiceIdentity>();
   private readonly histories = new Map<string, ObjectHistory>();
+  /** Objects retention removed, with the time of their end: a late event of theirs is ignored. */
+  private readonly gone = new Map<string, number>();
   private readonly intern = new Interner();
   private readonly networkSets = new Map<string, { cidrs: readonly string[]; identity: EndpointIdentity }>();
   private networkSetMatcher: CidrMatcher<EndpointIdentity> | undefined;
@@ -239,6 +245,7 @@ export class IdentityTable {
   private reordered = 0;
   private expired = 0;
   private invalidCidrs = 0;
+  private lateForGone = 0;
   private latest = Number.NEGATIVE_INFINITY;
 
   constructor(options: IdentityTableOptions = {}) {
@@ -253,12 +260,14 @@ export class IdentityTable {
   get stats(): IdentityTableStats {
     return {
       objects: this.histories.size,
+      versions: this.versionCount(),
       addresses: this.endpoints.addresses + this.clusterIps.addresses + this.backends.addresses,
       claims: this.endpoints.claims + this.clusterIps.claims + this.backends.claims,
       conflicts: this.conflicts,
       reordered: this.reordered,
       expired: this.expired,
       invalidCidrs: this.invalidCidrs,
+      lateForRemoved: this.lateForGone,
     };
   }
 
@@ -271,6 +280,10 @@ export class IdentityTable {
     // From a final version on the object holds nothing: its identity need not be kept.
     const version: Version = full.final ? { time: full.time, final: true, created: false, ips: [], rank: full.rank } : full;
     const history = this.histories.get(event.uid);
+    if (!history && (this.gone.get(event.uid) ?? Number.NEGATIVE_INFINITY) >= event.observed_time) {
+      this.lateForGone++;
+      return;
+    }
     if (!history) {
       const fresh: ObjectHistory = { kind: event.kind, index, versions: [version], ips: [] };
       this.histories.set(event.uid, fresh);
@@ -346,10 +359,12 @@ export class IdentityTable {
   expire(now: number): void {
     const cutoff = now - this.retentionMs;
     this.intern.clear();
+    for (const [uid, endedAt] of this.gone) if (endedAt < cutoff - this.retentionMs) this.gone.delete(uid);
     for (const [uid, history] of this.histories) {
       const versions = history.versions;
       const last = versions[versions.length - 1]!;
       if (last.final && last.time < cutoff) {
+        this.gone.set(uid, last.time);
         if (history.index === 'networkSets') this.networkSets.delete(uid);
         else this.indexOf(history).remove(uid, history.ips);
         this.networkSetMatcher = undefined;
@@ -367,6 +382,12 @@ export class IdentityTable {
     this.endpoints.expire(cutoff);
     this.clusterIps.expire(cutoff);
     this.backends.expire(cutoff);
+  }
+
+  private versionCount(): number {
+    let count = 0;
+    for (const history of this.histories.values()) count += history.versions.length;
+    return count;
   }
 
   private indexOf(history: ObjectHistory): IntervalIndex<EndpointIdentity | ServiceIdentity> {

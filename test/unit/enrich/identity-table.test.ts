@@ -109,6 +109,7 @@ describe('Enrich > identity table', () => {
     const web = pod({ name: 'web', namespace: 'shop', ip: '10.1.0.7' });
     const table = tableOf([event('ADDED', web, s(0)), event('MODIFIED', web, s(5)), event('MODIFIED', web, s(9))]);
     assert.equal(table.stats.claims, 1);
+    assert.equal(table.stats.versions, 1, 'status updates are not kept');
   });
 
   it('picks a deterministic answer when two pods claim one address at once, and counts the conflict', () => {
@@ -148,7 +149,8 @@ describe('Enrich > identity table', () => {
   });
 
   it('forgets what ended before the retention, and keeps what is still held', () => {
-    const table = tableOf(reuseStory(), 60_000);
+    const story = reuseStory();
+    const table = tableOf(story, 60_000);
     assert.equal(table.stats.objects, 2);
     table.expire(s(100));
     assert.equal(table.endpointAt('10.1.0.5', s(10), s(10))?.namespace, 'payments', 'ended 40 s before: kept');
@@ -158,6 +160,10 @@ describe('Enrich > identity table', () => {
     assert.equal(table.stats.objects, 1);
     assert.equal(table.stats.claims, 1);
     assert.equal(table.stats.expired, 1);
+    const payments = story[0]!;
+    table.apply({ ...payments, type: 'MODIFIED', observed_time: s(30) });
+    assert.equal(table.endpointAt('10.1.0.5', s(210), s(210))?.namespace, 'attacker', 'a late event does not bring a removed pod back');
+    assert.equal(table.stats.lateForRemoved, 1);
   });
 
   it('keeps IPv6 addresses under one spelling', () => {
