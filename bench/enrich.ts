@@ -42,7 +42,7 @@ import { buildEnrichedFlow, destServiceOf, endOf, type DestService, type FlowEnd
 import { enrichedMessages } from '../enrich/enrich-worker.js';
 import { topics } from '../runtime/topics.js';
 import { codecFor } from '../schemas/codec.js';
-import { noFlowExtras } from '../schemas/defaults.js';
+import { noEndpointIdentity, noFlowExtras } from '../schemas/defaults.js';
 import type { EnrichedFlow, InventoryEvent, Labels, RawFlow } from '../schemas/types.js';
 import { report, withBaseline, type Figure } from './report.js';
 
@@ -328,22 +328,9 @@ function flowBatches(cluster: Cluster, batches: number): Buffer[] {
         host,
         source_ip: reporter === 'src' ? localIp : other.ip,
         source_port: 32_768 + pick(28_000),
-        source_type: null,
-        source_namespace: null,
-        source_name: null,
-        source_name_aggr: null,
-        source_labels: null,
         dest_ip: reporter === 'src' ? other.ip : localIp,
         dest_port: destPort,
-        dest_type: null,
-        dest_namespace: null,
-        dest_name: null,
-        dest_name_aggr: null,
-        dest_labels: null,
-        dest_service_namespace: null,
-        dest_service_name: null,
-        dest_service_port: null,
-        dest_service_port_num: null,
+        ...noEndpointIdentity,
         proto: destPort === 53 ? 17 : 6,
         reporter,
         action: next() < 0.02 ? 'deny' : 'allow',
