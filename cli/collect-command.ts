@@ -8,7 +8,7 @@ import { createBus } from '../runtime/bus/select.js';
 import { endpointsFromEnv } from '../runtime/endpoints.js';
 import { MetricsRegistry } from '../runtime/metrics.js';
 import { topics } from '../runtime/topics.js';
-import type { CliCommand } from './command.js';
+import { optionProblems, type CliCommand } from './command.js';
 import { JsonLinesProducer } from './json-lines-producer.js';
 
 const outlets = ['kafka', 'kinesis', 'stdout'] as const;
@@ -43,7 +43,7 @@ options:
 export class CollectConfigError extends Error {
   override readonly name = 'CollectConfigError';
   constructor(readonly problems: readonly string[]) {
-    super(`flowsentry collect: ${problems.length} problem(s) in the options:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    super(optionProblems('collect', problems));
   }
 }
 

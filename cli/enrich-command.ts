@@ -4,7 +4,7 @@ import { createBus } from '../runtime/bus/select.js';
 import { endpointsFromEnv } from '../runtime/endpoints.js';
 import { MetricsRegistry } from '../runtime/metrics.js';
 import { topicSpecs } from '../runtime/topics.js';
-import type { CliCommand } from './command.js';
+import { optionProblems, type CliCommand } from './command.js';
 import { enrichArgOptions, enrichCoreOptionsOf, enrichOptionsUsage } from './enrich-options.js';
 
 const usage = `flowsentry enrich [options]
@@ -46,7 +46,7 @@ export const enrichCommand: CliCommand = {
     const endpoints = endpointsFromEnv();
     if (!endpoints.kafkaBrokers) problems.push('KAFKA_BROKERS is not set: enrich runs on Kafka (flowsentry run runs every stage in one process)');
     if (problems.length > 0) {
-      console.error(`flowsentry enrich: ${problems.length} problem(s) in the options:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+      console.error(optionProblems('enrich', problems));
       return 2;
     }
     const bus = createBus(endpoints, { kind: 'kafka', clientId: 'flowsentry-enrich' });

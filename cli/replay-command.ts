@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { flowFileFormats, replayFiles, type FlowFileFormat } from '../enrich/replay.js';
-import type { CliCommand } from './command.js';
+import { optionProblems, type CliCommand } from './command.js';
 import { enrichArgOptions, enrichCoreOptionsOf, enrichOptionsUsage } from './enrich-options.js';
 
 const usage = `flowsentry replay --flows FILE... [--format auto|calico|calico-json|vpc|conntrack] [--inventory FILE...] --enriched-out FILE
@@ -59,7 +59,7 @@ export const replayCommand: CliCommand = {
       if (!existsSync(file)) problems.push(`${file}: no such file`);
     }
     if (problems.length > 0) {
-      console.error(`flowsentry replay: ${problems.length} problem(s) in the options:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+      console.error(optionProblems('replay', problems));
       return 2;
     }
     const enrichedOut = values['enriched-out']!;
