@@ -53,6 +53,8 @@ interface Version {
   readonly final: boolean;
   /** A recorded ADDED after the beginning of time: the object did not exist before it. */
   readonly created: boolean;
+  /** The object's resourceVersion as a number (NaN when it has none): orders changes observed at one time. */
+  readonly rv: number;
   readonly ips: readonly string[];
   readonly rank: number;
   readonly endpoint?: EndpointIdentity;
@@ -155,6 +157,7 @@ const sameState = (a: Version, b: Version) => a.rank === b.rank && sameEndpoint(
 function versionOf(event: InventoryEvent, intern: Interner): Version | undefined {
   const time = event.observed_time;
   const created = event.type === 'ADDED' && time > listObservedTime;
+  const rv = Number(event.resource_version ?? Number.NaN);
   const final = event.type === 'DELETED' || (event.kind === 'Pod' && finalPhases.has(event.phase ?? ''));
   const labels = intern.labels(event.labels);
   const namespace = intern.string(event.namespace ?? null);
@@ -163,7 +166,7 @@ function versionOf(event: InventoryEvent, intern: Interner): Version | undefined
       const node = intern.string(event.node ?? null);
       if (event.host_network) {
         const endpoint: EndpointIdentity = { type: 'hep', namespace: null, name: node, nameAggr: node ?? event.name, labels: noLabels, serviceAccount: null, node, workload: null };
-        return { time, final, created, ips: canonicalIps(event.ips), rank: rankOf.hostNetworkPod, endpoint };
+        return { time, final, created, rv, ips: canonicalIps(event.ips), rank: rankOf.hostNetworkPod, endpoint };
       }
       const { nameAggr, workload } = podWorkload({ name: event.name, labels, owners: event.owners ?? [] });
       const endpoint: EndpointIdentity = {
@@ -176,20 +179,20 @@ function versionOf(event: InventoryEvent, intern: Interner): Version | undefined
         node,
         workload: intern.string(workload),
       };
-      return { time, final, created, ips: canonicalIps(event.ips), rank: rankOf.pod, endpoint };
+      return { time, final, created, rv, ips: canonicalIps(event.ips), rank: rankOf.pod, endpoint };
     }
     case 'Node':
     case 'HostEndpoint': {
       const node = intern.string(event.kind === 'Node' ? event.name : (event.node ?? null));
       const endpoint: EndpointIdentity = { type: 'hep', namespace: null, name: event.name, nameAggr: event.name, labels, serviceAccount: null, node, workload: null };
-      return { time, final, created, ips: canonicalIps(event.ips), rank: event.kind === 'Node' ? rankOf.node : rankOf.hostEndpoint, endpoint };
+      return { time, final, created, rv, ips: canonicalIps(event.ips), rank: event.kind === 'Node' ? rankOf.node : rankOf.hostEndpoint, endpoint };
     }
     case 'Service':
     case 'EndpointSlice': {
       const name = event.kind === 'Service' ? event.name : labels['kubernetes.io/service-name'];
-      if (!name || !namespace) return { time, final: true, created, ips: [], rank: 0 };
+      if (!name || !namespace) return { time, final: true, created, rv, ips: [], rank: 0 };
       const service: ServiceIdentity = { namespace, name, ports: event.ports ?? [] };
-      return { time, final, created, ips: canonicalIps(event.ips), rank: rankOf.service, service };
+      return { time, final, created, rv, ips: canonicalIps(event.ips), rank: rankOf.service, service };
     }
     case 'NetworkSet':
     case 'GlobalNetworkSet': {
@@ -203,7 +206,7 @@ function versionOf(event: InventoryEvent, intern: Interner): Version | undefined
           return false;
         }
       });
-      return { time, final, created, ips: valid, rank: 1, networkSet, invalidCidrs: nets.length - valid.length };
+      return { time, final, created, rv, ips: valid, rank: 1, networkSet, invalidCidrs: nets.length - valid.length };
     }
     default:
       return undefined;
@@ -278,7 +281,7 @@ export class IdentityTable {
     if (!index || !full) return;
     this.invalidCidrs += full.invalidCidrs ?? 0;
     // From a final version on the object holds nothing: its identity need not be kept.
-    const version: Version = full.final ? { time: full.time, final: true, created: false, ips: [], rank: full.rank } : full;
+    const version: Version = full.final ? { time: full.time, final: true, created: false, rv: full.rv, ips: [], rank: full.rank } : full;
     const history = this.histories.get(event.uid);
     if (!history && (this.gone.get(event.uid) ?? Number.NEGATIVE_INFINITY) >= event.observed_time) {
       this.lateForGone++;
@@ -292,7 +295,7 @@ export class IdentityTable {
     }
     const versions = history.versions;
     let at = versions.length;
-    while (at > 0 && versions[at - 1]!.time > version.time) at--;
+    while (at > 0 && comesAfter(versions[at - 1]!, version)) at--;
     const previous = versions[at - 1];
     if (at === versions.length && !(version.created && previous && previous.time <= listObservedTime)) {
       // A change that changes nothing the table keeps (a status update) is not stored.
@@ -445,6 +448,11 @@ export class IdentityTable {
 
 /** IPv6 addresses have many spellings; the table keys on one. IPv4 is used as written. */
 const keyOf = (ip: string) => (ip.includes(':') ? (canonicalIp(ip) ?? ip) : ip);
+
+/** Time order; changes observed at one time in resourceVersion order, when both have one. */
+function comesAfter(a: Version, b: Version): boolean {
+  return a.time > b.time || (a.time === b.time && a.rv > b.rv);
+}
 
 function sameIps(a: Version, b: Version): boolean {
   return a.ips.length === b.ips.length && a.ips.every((ip, index) => ip === b.ips[index]);

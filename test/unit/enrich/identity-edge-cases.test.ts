@@ -39,6 +39,16 @@ describe('Enrich > identity table > edge cases', () => {
     }
   });
 
+  it('orders changes observed at one time by resourceVersion, whatever order they arrive in', () => {
+    const web = pod({ name: 'web', namespace: 'shop', ip: '10.1.0.8' });
+    const withoutIp = modified(web, { ip: null, phase: 'Pending' });
+    const added = { ...event('ADDED', withoutIp, s(5)), resource_version: '10' };
+    const running = { ...event('MODIFIED', web, s(5)), resource_version: '11' };
+    for (const order of [[added, running], [running, added]]) {
+      assert.equal(tableOf(order).endpointAt('10.1.0.8', s(6), s(6))?.name, 'web');
+    }
+  });
+
   it('prefers the object that held the address for more of the flow over a higher-ranked one', () => {
     const hostPod = pod({ name: 'agent', namespace: 'ops', ip: '10.0.1.9', node: 'node-x', hostNetwork: true });
     const reused = pod({ name: 'web', namespace: 'shop', ip: '10.0.1.9' });
