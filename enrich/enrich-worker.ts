@@ -63,6 +63,8 @@ export class EnrichWorker {
   private inventoryProducer: BusProducer | undefined;
   private runner: StageRunner | undefined;
   private readonly positions = new Map<number, number>();
+  /** Per inventory partition, the latest observed time it delivered. */
+  private readonly partitionTimes = new Map<number, number>();
   private closing = false;
   private readonly now: () => number;
   private readonly metrics;
@@ -91,6 +93,7 @@ export class EnrichWorker {
     const { bus } = this.options;
     if (!bus.endOffsets) throw new Error(`the ${bus.kind} bus cannot tell where the inventory topic ends; run enrich on Kafka or the in-process bus`);
     const ends = await bus.endOffsets(this.topics.inventory);
+    for (const partition of ends.keys()) this.partitionTimes.set(partition, Number.NEGATIVE_INFINITY);
     this.inventoryProducer = bus.producer();
     this.inventoryConsumer = bus.consumer({
       groupId: `flowsentry-enrich-inventory-${hostname()}-${process.pid}-${this.now().toString(36)}`,
@@ -140,7 +143,10 @@ export class EnrichWorker {
         continue;
       }
       try {
-        for (const event of inventoryEvents.decodeAll(message.value)) this.core.applyInventory(event);
+        for (const event of inventoryEvents.decodeAll(message.value)) {
+          this.core.applyInventory(event);
+          if (event.observed_time > (this.partitionTimes.get(batch.partition) ?? Number.NEGATIVE_INFINITY)) this.partitionTimes.set(batch.partition, event.observed_time);
+        }
         this.metrics.inventory.inc({ outcome: 'applied' });
       } catch (error) {
         const letter = deadLetterOf('enrich', message, error, this.now(), 'InventoryEvent');
@@ -178,10 +184,10 @@ export class EnrichWorker {
     const settled = latestEnd + this.core.graceMs;
     const arrived = this.now();
     const until = Math.min(settled, arrived + this.core.graceMs);
-    if (!(until > arrived) || this.core.table.inventoryTime >= settled) return;
+    if (!(until > arrived) || this.inventoryWatermark() >= settled) return;
     let outcome = 'grace-passed';
     while (this.now() < until) {
-      if (this.core.table.inventoryTime >= settled) {
+      if (this.inventoryWatermark() >= settled) {
         outcome = 'inventory-caught-up';
         break;
       }
@@ -189,6 +195,17 @@ export class EnrichWorker {
     }
     this.metrics.waits.inc({ outcome });
     this.metrics.waitSeconds.inc({}, (this.now() - arrived) / 1000);
+  }
+
+  /**
+   * How far the inventory has surely been read: the least of all its partitions' latest observed
+   * times, so one event from a partition that runs ahead (or a skewed clock) does not end holds.
+   * A partition that never delivered keeps it at minus infinity: holds then run their full grace.
+   */
+  private inventoryWatermark(): number {
+    let least = Number.POSITIVE_INFINITY;
+    for (const time of this.partitionTimes.values()) if (time < least) least = time;
+    return this.partitionTimes.size === 0 ? Number.NEGATIVE_INFINITY : least;
   }
 
   private publishTableStats(): void {

@@ -3,12 +3,14 @@ import { describe, it } from 'node:test';
 import { EnrichWorker } from '../../../enrich/enrich-worker.js';
 import { inventoryEventOf } from '../../../enrich/kubernetes-objects.js';
 import { MemoryBus } from '../../../runtime/bus/memory-bus.js';
+import { partitionForKey } from '../../../runtime/bus/partitioner.js';
 import { MetricsRegistry } from '../../../runtime/metrics.js';
 import { topicSpecs, topics } from '../../../runtime/topics.js';
 import { codecFor } from '../../../schemas/codec.js';
 import { samples } from '../../../schemas/samples.js';
 import type { DeadLetter, EnrichedFlow } from '../../../schemas/types.js';
-import { pod } from '../../support/kubernetes-objects.js';
+import { addressOnlyFlow } from '../../support/flows.js';
+import { node, pod } from '../../support/kubernetes-objects.js';
 import { waitFor } from '../../support/wait.js';
 
 const enriched = codecFor('EnrichedFlow');
@@ -56,6 +58,38 @@ describe('Enrich > worker on the in-process bus', () => {
     ]);
     assert.match(metrics.render(), /flowsentry_enrich_inventory_events_total\{outcome="dead-letter"\} 1/);
     assert.match(metrics.render(), /flowsentry_enrich_inventory_events_total\{outcome="tombstone"\} 1/, 'a tombstone is no dead letter');
+  });
+
+  it('holds a fresh flow for the grace even when one inventory partition runs far ahead', async () => {
+    const bus = new MemoryBus({ retryBackoffMs: 10 });
+    await bus.ensureTopics(topicSpecs(2));
+    const producer = bus.producer();
+    const uidOn = (partition: number) => {
+      for (let i = 0; ; i++) if (partitionForKey(`uid-${i}`, 2) === partition) return `uid-${i}`;
+    };
+    const now = Date.now();
+    // A node event stamped an hour ahead (a skewed clock), on partition 0.
+    const ahead = { ...inventoryEventOf('ADDED', node('node-z', '10.0.9.9'), now + 3_600_000)!, uid: uidOn(0) };
+    await producer.send(topics.inventory, [{ key: ahead.uid, value: codecFor('InventoryEvent').encode(ahead) }]);
+    const worker = new EnrichWorker({ bus, metrics: new MetricsRegistry(), graceMs: 2_000, levels: { allowed: 0, denied: 0 } });
+    await worker.start();
+    const flow = addressOnlyFlow({ start_time: now - 10_000, source_ip: '10.3.3.3', dest_ip: '1.1.1.1', dest_port: 443 });
+    await producer.send(topics.flowsRaw, [{ key: 'node-a', value: codecFor('RawFlow').encodeBatch([flow]) }]);
+    await new Promise((resolveTimer) => setTimeout(resolveTimer, 500));
+    // The pod that sent it, shown half a second later, on partition 1.
+    const late = { ...inventoryEventOf('ADDED', pod({ name: 'late', namespace: 'ops', ip: '10.3.3.3' }), now + 500)!, uid: uidOn(1) };
+    await producer.send(topics.inventory, [{ key: late.uid, value: codecFor('InventoryEvent').encode(late) }]);
+    const out: EnrichedFlow[] = [];
+    const reader = bus.consumer({ groupId: 'check-ahead', topics: [topics.flowsEnriched] });
+    await reader.start(async (batch) => {
+      for (const message of batch.messages) out.push(...enriched.decodeAll(message.value));
+    });
+    await waitFor(() => out.length >= 1, { timeoutMs: 5_000, description: 'the enriched flow' });
+    await reader.close();
+    await worker.close();
+    await producer.close();
+    await bus.close();
+    assert.deepEqual([out[0]?.source_namespace, out[0]?.source_name], ['ops', 'late']);
   });
 
   it('refuses a bus that cannot tell where the inventory ends', async () => {
