@@ -13,6 +13,9 @@ export interface EnrichCoreOptions extends EnricherOptions {
 
 export const defaultGraceMs = 2_000;
 
+/** Objects the retention looks at per enriched flow (at least 100 per batch): a full pass over 200k objects every ~100k flows. */
+const expiryObjectsPerFlow = 2;
+
 /**
  * The enrich stage's pure core: the identity table, the join, and output aggregation. The live
  * worker and the file replay drive the same core; only how they wait for the inventory differs.
@@ -22,13 +25,10 @@ export class EnrichCore {
   readonly graceMs: number;
   private readonly enricher: Enricher;
   private readonly levels: AggregationLevels;
-  private lastExpiry = Number.NEGATIVE_INFINITY;
-  private readonly retentionMs: number;
   private readonly counts = { reported: 0, inventory: 0, network: 0, unknown: 0 };
 
   constructor(options: EnrichCoreOptions = {}) {
-    this.retentionMs = options.retentionMs ?? 3_600_000;
-    this.table = new IdentityTable({ retentionMs: this.retentionMs });
+    this.table = new IdentityTable(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs });
     this.enricher = new Enricher(this.table, options);
     this.graceMs = options.graceMs ?? defaultGraceMs;
     this.levels = options.levels ?? defaultAggregationLevels;
@@ -59,7 +59,7 @@ export class EnrichCore {
     }
     // Retention follows event time, but never past what the inventory has shown: one flow stamped
     // far in the future must not wipe the table.
-    this.expireUpTo(Math.min(latest, this.table.inventoryTime));
+    this.expireUpTo(Math.min(latest, this.table.inventoryTime), Math.max(100, expiryObjectsPerFlow * records.length));
     return aggregateFlows(records, this.levels);
   }
 
@@ -72,10 +72,8 @@ export class EnrichCore {
     return { table: this.table.stats, ends: { ...this.counts } };
   }
 
-  /** Runs retention at most every tenth of the retention period of event time. */
-  private expireUpTo(time: number): void {
-    if (!(time - this.lastExpiry >= this.retentionMs / 10)) return;
-    this.lastExpiry = time;
-    this.table.expire(time);
+  /** Retention in slices: each batch looks at a few objects per flow, so no batch pays for a whole pass. */
+  private expireUpTo(time: number, budget: number): void {
+    if (Number.isFinite(time)) this.table.expire(time, budget);
   }
 }

@@ -240,6 +240,9 @@ export class IdentityTable {
   private readonly histories = new Map<string, ObjectHistory>();
   /** Objects retention removed, with the time of their end: a late event of theirs is ignored. */
   private readonly gone = new Map<string, number>();
+  /** Where a retention pass in slices goes on. */
+  private expiryCursor: Iterator<[string, ObjectHistory]> | undefined;
+  private internClearedAt = Number.NEGATIVE_INFINITY;
   private readonly intern = new Interner();
   private readonly networkSets = new Map<string, { cidrs: readonly string[]; identity: EndpointIdentity }>();
   private networkSetMatcher: CidrMatcher<EndpointIdentity> | undefined;
@@ -356,35 +359,53 @@ export class IdentityTable {
   }
 
   /**
-   * Forgets what ended before `now - retention`: claims, deleted objects, and versions of live
-   * objects that later versions replaced. Bounded memory for a long-running worker.
+   * Forgets what ended before `now - retention`: deleted objects with their claims, and versions
+   * of live objects that later versions replaced (their claims go with them). Bounded memory for
+   * a long-running worker. With a `budget`, it looks at that many objects and goes on from there
+   * at the next call, so no single call stalls the stream; without one, it looks at every object.
    */
-  expire(now: number): void {
+  expire(now: number, budget = Number.POSITIVE_INFINITY): void {
     const cutoff = now - this.retentionMs;
-    this.intern.clear();
-    for (const [uid, endedAt] of this.gone) if (endedAt < cutoff - this.retentionMs) this.gone.delete(uid);
-    for (const [uid, history] of this.histories) {
-      const versions = history.versions;
-      const last = versions[versions.length - 1]!;
-      if (last.final && last.time < cutoff) {
-        this.gone.set(uid, last.time);
-        if (history.index === 'networkSets') this.networkSets.delete(uid);
-        else this.indexOf(history).remove(uid, history.ips);
-        this.networkSetMatcher = undefined;
-        this.histories.delete(uid);
-        this.expired++;
-        continue;
-      }
-      let keepFrom = 0;
-      while (keepFrom + 1 < versions.length && versions[keepFrom + 1]!.time <= cutoff) keepFrom++;
-      if (keepFrom > 0) {
-        history.versions = versions.slice(keepFrom);
-        this.rebuild(uid, history);
+    if (budget === Number.POSITIVE_INFINITY) this.expiryCursor = undefined;
+    if (!this.expiryCursor) {
+      this.expiryCursor = this.histories.entries();
+      for (const [uid, endedAt] of this.gone) if (endedAt < cutoff - this.retentionMs) this.gone.delete(uid);
+      if (now - this.internClearedAt >= this.retentionMs / 10) {
+        this.intern.clear();
+        this.internClearedAt = now;
       }
     }
-    this.endpoints.expire(cutoff);
-    this.clusterIps.expire(cutoff);
-    this.backends.expire(cutoff);
+    for (let looked = 0; looked < budget; looked++) {
+      const next = this.expiryCursor.next();
+      if (next.done) {
+        this.expiryCursor = undefined;
+        return;
+      }
+      this.expireObject(next.value[0], next.value[1], cutoff);
+    }
+  }
+
+  private expireObject(uid: string, history: ObjectHistory, cutoff: number): void {
+    const versions = history.versions;
+    const last = versions[versions.length - 1]!;
+    if (last.final && last.time < cutoff) {
+      this.gone.set(uid, last.time);
+      if (history.index === 'networkSets') {
+        this.networkSets.delete(uid);
+        this.networkSetMatcher = undefined;
+      } else {
+        this.indexOf(history).remove(uid, history.ips);
+      }
+      this.histories.delete(uid);
+      this.expired++;
+      return;
+    }
+    let keepFrom = 0;
+    while (keepFrom + 1 < versions.length && versions[keepFrom + 1]!.time <= cutoff) keepFrom++;
+    if (keepFrom > 0) {
+      history.versions = versions.slice(keepFrom);
+      this.rebuild(uid, history);
+    }
   }
 
   private versionCount(): number {

@@ -124,16 +124,6 @@ export class IntervalIndex<Value> {
       .sort((a, b) => (better(a, overlap(a, start, end), b, overlap(b, start, end)) ? -1 : 1));
   }
 
-  /** Drops claims that ended before `cutoff`. */
-  expire(cutoff: number): void {
-    for (const [ip, list] of this.byIp) {
-      const kept = list.filter((claim) => claim.to >= cutoff);
-      this.claimCount -= list.length - kept.length;
-      if (kept.length === 0) this.byIp.delete(ip);
-      else if (kept.length !== list.length) this.byIp.set(ip, kept);
-    }
-  }
-
   private lookahead(list: readonly Claim<Value>[], start: number, end: number, lookahead: number): Found<Value> | undefined {
     let next: Claim<Value> | undefined;
     for (const claim of list) {

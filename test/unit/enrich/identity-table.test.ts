@@ -166,6 +166,17 @@ describe('Enrich > identity table', () => {
     assert.equal(table.stats.lateForRemoved, 1);
   });
 
+  it('runs retention in slices when given a budget, going on where the last call stopped', () => {
+    const pods = [1, 2, 3].map((i) => pod({ name: `p${i}`, namespace: 'x', ip: `10.1.1.${i}` }));
+    const table = tableOf(pods.flatMap((p) => [event('ADDED', p, s(0)), event('DELETED', p, s(10))]), 60_000);
+    const left = [1, 2, 3].map(() => {
+      table.expire(s(1000), 1);
+      return table.stats.objects;
+    });
+    assert.deepEqual(left, [2, 1, 0]);
+    assert.equal(table.stats.claims, 0);
+  });
+
   it('keeps IPv6 addresses under one spelling', () => {
     const v6 = pod({ name: 'v6', namespace: 'shop', ip: '2600:1f18:0:0:0:0:0:a' });
     const table = tableOf([event('ADDED', v6, s(0))]);
