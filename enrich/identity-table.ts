@@ -44,6 +44,8 @@ export interface IdentityTableStats {
   readonly invalidCidrs: number;
   /** Events of objects retention had removed, older than their end: ignored. */
   readonly lateForRemoved: number;
+  /** Lookups of flows that straddle a hand-over between different objects: answered with nobody. */
+  readonly ambiguous: number;
 }
 
 /** One object's state from one event on: its addresses and, per index, what they resolve to. */
@@ -150,6 +152,11 @@ function sameService(a: ServiceIdentity | undefined, b: ServiceIdentity | undefi
   return a.namespace === b.namespace && a.name === b.name && JSON.stringify(a.ports) === JSON.stringify(b.ports);
 }
 
+/** Claims that say the same thing about an address: the same endpoint, or host endpoints of one node. */
+function interchangeableEndpoints(a: EndpointIdentity, b: EndpointIdentity): boolean {
+  return sameEndpoint(a, b) || (a.type === 'hep' && b.type === 'hep' && a.node !== null && a.node === b.node);
+}
+
 /** Two versions an object's claims need not tell apart: same addresses, same identity. */
 const sameState = (a: Version, b: Version) => a.rank === b.rank && sameEndpoint(a.endpoint, b.endpoint) && sameService(a.service, b.service);
 
@@ -234,7 +241,7 @@ const indexOfKind: Record<string, IndexName> = {
  * Pure: time comes only from the events and the lookups.
  */
 export class IdentityTable {
-  private readonly endpoints = new IntervalIndex<EndpointIdentity>(sameEndpoint);
+  private readonly endpoints = new IntervalIndex<EndpointIdentity>(interchangeableEndpoints);
   private readonly clusterIps = new IntervalIndex<ServiceIdentity>();
   private readonly backends = new IntervalIndex<ServiceIdentity>();
   private readonly histories = new Map<string, ObjectHistory>();
@@ -252,6 +259,7 @@ export class IdentityTable {
   private expired = 0;
   private invalidCidrs = 0;
   private lateForGone = 0;
+  private ambiguous = 0;
   private latest = Number.NEGATIVE_INFINITY;
 
   constructor(options: IdentityTableOptions = {}) {
@@ -274,6 +282,7 @@ export class IdentityTable {
       expired: this.expired,
       invalidCidrs: this.invalidCidrs,
       lateForRemoved: this.lateForGone,
+      ambiguous: this.ambiguous,
     };
   }
 
@@ -320,6 +329,10 @@ export class IdentityTable {
   endpointAt(ip: string, start: number, end: number, lookahead = 0): EndpointIdentity | undefined {
     const found = this.endpoints.find(keyOf(ip), start, end, lookahead);
     if (found?.conflict) this.conflicts++;
+    if (found?.ambiguous) {
+      this.ambiguous++;
+      return undefined;
+    }
     return found?.claim.value;
   }
 
@@ -337,14 +350,15 @@ export class IdentityTable {
 
   /** The Service whose cluster IP `ip` was during [start, end]. */
   serviceOfClusterIp(ip: string, start: number, end: number): ServiceIdentity | undefined {
-    return this.clusterIps.find(keyOf(ip), start, end)?.claim.value;
+    const found = this.clusterIps.find(keyOf(ip), start, end);
+    return found && !found.ambiguous ? found.claim.value : undefined;
   }
 
   /** The Service a flow to `ip`:`port` addressed at its time: by cluster IP first, else as a backend of one of its EndpointSlices. */
   serviceAt(ip: string, port: number | null, protocol: string | undefined, start: number, end: number): { service: ServiceIdentity; port: ServicePort | undefined } | undefined {
     const key = keyOf(ip);
     const byClusterIp = this.clusterIps.find(key, start, end);
-    if (byClusterIp) {
+    if (byClusterIp && !byClusterIp.ambiguous) {
       const service = byClusterIp.claim.value;
       return { service, port: service.ports.find((candidate) => candidate.port === port && (!protocol || candidate.protocol === protocol)) };
     }

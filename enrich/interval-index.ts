@@ -16,10 +16,20 @@ export interface Found<Value> {
   readonly claim: Claim<Value>;
   /** Another object held the address at the same time as the chosen one, as someone else. */
   readonly conflict: boolean;
+  /** The flow straddles a hand-over between objects that say different things: `claim` is a guess, not an answer. */
+  readonly ambiguous?: boolean;
 }
 
+/** Claims from this time or earlier are assumed (a listed object, valid from the beginning of time), not recorded. */
+const assumedSince = 0;
+
 const overlap = (claim: Claim<unknown>, start: number, end: number) => Math.min(claim.to, end) - Math.max(claim.from, start);
-const covers = (claim: Claim<unknown>, start: number, end: number) => claim.from <= end && claim.to > start;
+/**
+ * A claim covers a flow when they share time. A flow is [start, end) like a collector interval,
+ * except a point flow (start = end), which a claim covers when it holds at that instant.
+ */
+const coversFrom = (from: number, to: number, start: number, end: number) => to > from && to > start && (from < end || (start === end && from <= end));
+const covers = (claim: Claim<unknown>, start: number, end: number) => coversFrom(claim.from, claim.to, start, end);
 
 /**
  * Which of two claims covering a flow is the better answer: the one that held the address for
@@ -36,8 +46,8 @@ export class IntervalIndex<Value> {
   private readonly byIp = new Map<string, Claim<Value>[]>();
   private claimCount = 0;
 
-  /** `same` tells when two claims say the same thing (two hostNetwork pods of one node): not a conflict. */
-  constructor(private readonly same: (a: Value, b: Value) => boolean = (a, b) => a === b) {}
+  /** `interchangeable` tells when two claims say the same thing (a Node and a hostNetwork pod on it): no hand-over, no conflict. */
+  constructor(private readonly interchangeable: (a: Value, b: Value) => boolean = (a, b) => a === b) {}
 
   get addresses(): number {
     return this.byIp.size;
@@ -78,11 +88,16 @@ export class IntervalIndex<Value> {
   }
 
   /**
-   * The claim on `ip` that best covers [start, end] (see `better`). When none does and
-   * `lookahead` > 0, the earliest claim starting within `lookahead` after `end` (the inventory saw
-   * the object a little after its first packets) — unless another object gave the address up
-   * within `lookahead` before the flow: the flow may be that one's last packets, so nobody is
-   * named rather than perhaps the wrong one.
+   * Who held `ip` during [start, end], or nobody when that cannot be told for sure:
+   * - one object (or several that say the same thing) covering the flow: the best of them (see `better`);
+   * - objects that say different things: the one that took the address last, when the flow lies
+   *   wholly after it did (taking the address is proof the others had given it up); otherwise the
+   *   flow straddles a hand-over and nobody is named;
+   * - a claim assumed since the beginning of time (a listed object) begins, in truth, only after
+   *   every recorded claim of another object on the address has ended;
+   * - nobody covering the flow: with `lookahead` > 0, the earliest claim starting within
+   *   `lookahead` after `end` (the inventory saw the object a little after its first packets),
+   *   unless another object gave the address up within `lookahead` before the flow.
    */
   find(ip: string, start: number, end: number, lookahead = 0): Found<Value> | undefined {
     const list = this.byIp.get(ip);
@@ -94,25 +109,59 @@ export class IntervalIndex<Value> {
       if (lookahead > 0 && only.from > end && only.from <= end + lookahead) return { claim: only, conflict: false };
       return undefined;
     }
+    const fromOf = (claim: Claim<Value>) => (claim.from > assumedSince ? claim.from : this.listedFrom(list, claim));
+    // An object that took the address ends every earlier claim of another identity on it, even
+    // when that one's end never reached the inventory (a lost or late DELETED).
+    const toOf = (claim: Claim<Value>) => {
+      let to = claim.to;
+      const from = fromOf(claim);
+      for (const other of list) {
+        if (other.uid === claim.uid || this.interchangeable(other.value, claim.value)) continue;
+        const otherFrom = fromOf(other);
+        if (otherFrom > from && otherFrom < to) to = otherFrom;
+      }
+      return to;
+    };
     let best: Claim<Value> | undefined;
     let bestOverlap = -1;
+    let latest: Claim<Value> | undefined;
+    let latestFrom = Number.NEGATIVE_INFINITY;
+    let tiedLatest = false;
+    let differ = false;
     for (const claim of list) {
-      if (!covers(claim, start, end)) continue;
-      const covered = overlap(claim, start, end);
+      const from = fromOf(claim);
+      const to = toOf(claim);
+      if (!coversFrom(from, to, start, end)) continue;
+      const covered = Math.min(to, end) - Math.max(from, start);
+      if (best && !this.interchangeable(claim.value, best.value)) differ = true;
       if (!best || better(claim, covered, best, bestOverlap)) {
         best = claim;
         bestOverlap = covered;
       }
-    }
-    if (!best) return lookahead > 0 ? this.lookahead(list, start, end, lookahead) : undefined;
-    let conflict = false;
-    for (const claim of list) {
-      if (claim !== best && claim.rank === best.rank && claim.uid !== best.uid && claim.from < best.to && best.from < claim.to && covers(claim, start, end) && !this.same(claim.value, best.value)) {
-        conflict = true;
-        break;
+      if (from > latestFrom) {
+        latest = claim;
+        latestFrom = from;
+        tiedLatest = false;
+      } else if (from === latestFrom) {
+        tiedLatest = true;
       }
     }
-    return { claim: best, conflict };
+    if (!best) return lookahead > 0 ? this.lookahead(list.map((claim) => ({ ...claim, to: toOf(claim) })), start, end, lookahead) : undefined;
+    // Different objects: only the last to take the address, and only for a flow wholly after that.
+    const answer = !differ ? best : latest && !tiedLatest && start >= latestFrom ? latest : undefined;
+    const chosen = answer ?? best;
+    // A conflict: another identity's own record says it held the address at the same time, during the flow.
+    const conflict = list.some(
+      (other) => other.uid !== chosen.uid && !this.interchangeable(other.value, chosen.value) && other.from < chosen.to && chosen.from < other.to && covers(other, start, end),
+    );
+    return answer ? { claim: answer, conflict } : { claim: best, conflict, ambiguous: true };
+  }
+
+  /** A listed claim's true start: after every recorded claim of another object on the address. */
+  private listedFrom(list: readonly Claim<Value>[], claim: Claim<Value>): number {
+    let from = claim.from;
+    for (const other of list) if (other.uid !== claim.uid && other.from > assumedSince && Number.isFinite(other.to) && other.to > from) from = other.to;
+    return from;
   }
 
   /** Every claim on `ip` covering [start, end], in the order `find` prefers them. */

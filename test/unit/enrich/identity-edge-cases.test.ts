@@ -49,12 +49,44 @@ describe('Enrich > identity table > edge cases', () => {
     }
   });
 
-  it('prefers the object that held the address for more of the flow over a higher-ranked one', () => {
+  it('names nobody for a flow that straddles a hand-over between different objects, and the last taker after it', () => {
     const hostPod = pod({ name: 'agent', namespace: 'ops', ip: '10.0.1.9', node: 'node-x', hostNetwork: true });
     const reused = pod({ name: 'web', namespace: 'shop', ip: '10.0.1.9' });
     const nodeX = node('node-x', '10.0.1.9');
-    const table = tableOf([event('ADDED', nodeX, s(0)), event('DELETED', nodeX, s(100)), event('ADDED', reused, s(99.999)), event('ADDED', hostPod, s(0))]);
-    assert.equal(table.endpointAt('10.0.1.9', s(50), s(100))?.type, 'hep', 'the node covered nearly all of the flow');
+    const table = tableOf([event('ADDED', nodeX, s(0)), event('DELETED', nodeX, s(100)), event('ADDED', reused, s(99.5)), event('ADDED', hostPod, s(0)), event('DELETED', hostPod, s(99))]);
+    assert.equal(table.endpointAt('10.0.1.9', s(50), s(99))?.type, 'hep', 'the node and its hostNetwork pod say the same thing');
+    assert.equal(table.endpointAt('10.0.1.9', s(50), s(100)), undefined, 'node, then web: perhaps either');
+    assert.equal(table.endpointAt('10.0.1.9', s(99.6), s(101))?.name, 'web', 'wholly after web took the address (its DELETED may come late)');
+    assert.equal(table.stats.ambiguous, 1);
+  });
+
+  it('takes a new pod on the address as proof the old one gave it up, even when its DELETED is late or lost', () => {
+    const a = pod({ name: 'a', namespace: 'one', ip: '10.1.0.6' });
+    const b = pod({ name: 'b', namespace: 'two', ip: '10.1.0.6' });
+    const late = tableOf([event('ADDED', a, s(0)), event('ADDED', b, s(100)), event('DELETED', a, s(106))]);
+    assert.equal(late.endpointAt('10.1.0.6', s(101), s(105))?.name, 'b', "a's DELETED came after b took the address");
+    assert.equal(late.endpointAt('10.1.0.6', s(50), s(60))?.name, 'a');
+    const lost = tableOf([event('ADDED', a, s(0)), event('ADDED', b, s(100)), event('DELETED', b, s(250))]);
+    assert.equal(lost.endpointAt('10.1.0.6', s(250), s(251)), undefined, "a's DELETED never came, yet a gave the address up at 100 s");
+  });
+
+  it('names nobody for a flow that straddles a hand-over inside one interval', () => {
+    const a = pod({ name: 'a', namespace: 'one', ip: '10.1.0.7' });
+    const b = pod({ name: 'b', namespace: 'two', ip: '10.1.0.7' });
+    const table = tableOf([event('ADDED', a, s(0)), event('MODIFIED', modified(a, { phase: 'Succeeded' }), s(102.5)), event('ADDED', b, s(104))]);
+    assert.equal(table.endpointAt('10.1.0.7', s(100), s(110)), undefined);
+    assert.equal(table.endpointAt('10.1.0.7', s(90), s(100))?.name, 'a');
+    assert.equal(table.endpointAt('10.1.0.7', s(110), s(120))?.name, 'b');
+  });
+
+  it('does not give a listed object the time before a recorded pod held its address', () => {
+    const a = pod({ name: 'a', namespace: 'one', ip: '10.1.0.9' });
+    const b = pod({ name: 'b', namespace: 'two', ip: '10.1.0.9' });
+    const table = tableOf([event('ADDED', b, listObservedTime), event('ADDED', a, s(100)), event('DELETED', a, s(200))]);
+    assert.equal(table.endpointAt('10.1.0.9', s(50), s(60)), undefined, 'before a: not b');
+    assert.equal(table.endpointAt('10.1.0.9', s(150), s(160))?.name, 'a');
+    assert.equal(table.endpointAt('10.1.0.9', s(195), s(201)), undefined, 'a, then b');
+    assert.equal(table.endpointAt('10.1.0.9', s(210), s(220))?.name, 'b');
   });
 
   it('counts no conflict between hostNetwork pods of one node', () => {
