@@ -68,6 +68,11 @@ export class EnrichCore {
     return this.finish(this.enrichEach(flows, waited));
   }
 
+  /** Flow ends enriched so far, by how their identity was found (cheap: no table walk). */
+  get endCounts(): EnricherStats {
+    return { ...this.counts };
+  }
+
   get stats(): { table: IdentityTableStats; ends: EnricherStats } {
     return { table: this.table.stats, ends: { ...this.counts } };
   }

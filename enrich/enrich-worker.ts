@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Bus, BusConsumer, BusProducer, IncomingBatch, OutgoingMessage } from '../runtime/bus/bus.js';
-import { delay, Signal } from '../runtime/bus/signal.js';
+import { delay } from '../runtime/bus/signal.js';
 import type { MetricsRegistry } from '../runtime/metrics.js';
 import { deadLetterOf, StageRunner, type StageOutput } from '../runtime/stage-runner.js';
 import { topics as defaultTopics } from '../runtime/topics.js';
@@ -20,6 +20,9 @@ export interface EnrichWorkerOptions extends EnrichCoreOptions {
   /** Wall clock, for waits and dead-letter times only: enrichment itself runs on event time. */
   readonly now?: () => number;
 }
+
+/** How often a held message, or the restore, looks at the inventory again. */
+const holdPollMs = 50;
 
 type WorkerTopic = 'flowsRaw' | 'inventory' | 'flowsEnriched' | 'deadLetters';
 
@@ -58,7 +61,6 @@ export function enrichedMessages(topic: string, flows: readonly EnrichedFlow[]):
 export class EnrichWorker {
   readonly core: EnrichCore;
   private readonly topics: Record<WorkerTopic, string>;
-  private readonly inventoryChanged = new Signal();
   private inventoryConsumer: BusConsumer | undefined;
   private inventoryProducer: BusProducer | undefined;
   private runner: StageRunner | undefined;
@@ -66,6 +68,7 @@ export class EnrichWorker {
   /** Per inventory partition, the latest observed time it delivered. */
   private readonly partitionTimes = new Map<number, number>();
   private closing = false;
+  private statsPublishedAt = Number.NEGATIVE_INFINITY;
   private readonly now: () => number;
   private readonly metrics;
 
@@ -93,6 +96,7 @@ export class EnrichWorker {
     const { bus } = this.options;
     if (!bus.endOffsets) throw new Error(`the ${bus.kind} bus cannot tell where the inventory topic ends; run enrich on Kafka or the in-process bus`);
     const ends = await bus.endOffsets(this.topics.inventory);
+    if (this.closing) return;
     for (const partition of ends.keys()) this.partitionTimes.set(partition, Number.NEGATIVE_INFINITY);
     this.inventoryProducer = bus.producer();
     this.inventoryConsumer = bus.consumer({
@@ -101,13 +105,17 @@ export class EnrichWorker {
       fromBeginning: true,
     });
     await this.inventoryConsumer.start((batch) => this.applyInventory(batch));
+    if (this.closing) {
+      await this.inventoryConsumer.close();
+      return;
+    }
     // A partition is read when its last message was handled, or when it keeps none (compacted or deleted away).
     const caughtUp = () => [...ends].every(([partition, { first, end }]) => first === end || (this.positions.get(partition) ?? -1) + 1 >= Number(end));
     const deadline = this.now() + (this.options.restoreTimeoutMs ?? 300_000);
     while (!caughtUp()) {
       if (this.closing) return;
       if (this.now() > deadline) throw new Error(`the inventory topic ${this.topics.inventory} was not read to its end within the restore timeout`);
-      await Promise.race([this.inventoryChanged.wait(), delay(200)]);
+      await delay(holdPollMs);
     }
     if (this.closing) return;
     this.runner = new StageRunner({
@@ -128,7 +136,6 @@ export class EnrichWorker {
   /** Stops taking flows and inventory; a start still reading the inventory gives up. */
   async close(): Promise<void> {
     this.closing = true;
-    this.inventoryChanged.notify();
     await this.runner?.close();
     await this.inventoryConsumer?.close();
     await this.inventoryProducer?.close();
@@ -158,15 +165,13 @@ export class EnrichWorker {
     const last = batch.messages[batch.messages.length - 1];
     if (last) this.positions.set(batch.partition, Number(last.offset));
     this.publishTableStats();
-    this.inventoryChanged.notify();
   }
 
   private async enrichMessage(value: Buffer): Promise<StageOutput[]> {
     const flows = rawFlows.decodeAll(value);
     await this.holdForInventory(flows);
     const out = this.core.enrich(flows);
-    const ends = this.core.stats.ends;
-    for (const [resolution, count] of Object.entries(ends)) this.metrics.ends.set(count, { resolution });
+    for (const [resolution, count] of Object.entries(this.core.endCounts)) this.metrics.ends.set(count, { resolution });
     return enrichedMessages(this.topics.flowsEnriched, out);
   }
 
@@ -183,15 +188,20 @@ export class EnrichWorker {
     for (const flow of flows) if (flow.end_time > latestEnd) latestEnd = flow.end_time;
     const settled = latestEnd + this.core.graceMs;
     const arrived = this.now();
-    const until = Math.min(settled, arrived + this.core.graceMs);
-    if (!(until > arrived) || this.inventoryWatermark() >= settled) return;
+    if (!(settled > arrived) || this.inventoryWatermark() >= settled) return;
+    if (latestEnd > arrived + this.core.graceMs) {
+      // The node's clock runs ahead: holding such messages would only add their waits up.
+      this.metrics.waits.inc({ outcome: 'clock-ahead' });
+      return;
+    }
     let outcome = 'grace-passed';
-    while (this.now() < until) {
-      if (this.inventoryWatermark() >= settled) {
-        outcome = 'inventory-caught-up';
+    while (this.now() < settled) {
+      if (this.inventoryWatermark() >= settled || this.closing) {
+        outcome = this.closing ? 'closing' : 'inventory-caught-up';
         break;
       }
-      await Promise.race([this.inventoryChanged.wait(), delay(Math.max(1, until - this.now()))]);
+      // Polls rather than waits on the inventory signal: a quiet inventory leaves no waiters behind.
+      await delay(Math.min(holdPollMs, Math.max(1, settled - this.now())));
     }
     this.metrics.waits.inc({ outcome });
     this.metrics.waitSeconds.inc({}, (this.now() - arrived) / 1000);
@@ -208,7 +218,11 @@ export class EnrichWorker {
     return this.partitionTimes.size === 0 ? Number.NEGATIVE_INFINITY : least;
   }
 
+  /** At most once a second: the table's stats walk every object. */
   private publishTableStats(): void {
+    const now = this.now();
+    if (now - this.statsPublishedAt < 1_000) return;
+    this.statsPublishedAt = now;
     const stats = this.core.table.stats;
     for (const what of ['objects', 'addresses', 'claims', 'conflicts', 'reordered'] as const) this.metrics.table.set(stats[what], { what });
   }

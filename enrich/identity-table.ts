@@ -46,6 +46,8 @@ export interface IdentityTableStats {
   readonly lateForRemoved: number;
   /** Lookups of flows that straddle a hand-over between different objects: answered with nobody. */
   readonly ambiguous: number;
+  /** Events after an object's end (deleted, Succeeded/Failed): ignored. */
+  readonly afterEnd: number;
 }
 
 /** One object's state from one event on: its addresses and, per index, what they resolve to. */
@@ -260,6 +262,7 @@ export class IdentityTable {
   private invalidCidrs = 0;
   private lateForGone = 0;
   private ambiguous = 0;
+  private afterEnd = 0;
   private latest = Number.NEGATIVE_INFINITY;
 
   constructor(options: IdentityTableOptions = {}) {
@@ -283,6 +286,7 @@ export class IdentityTable {
       invalidCidrs: this.invalidCidrs,
       lateForRemoved: this.lateForGone,
       ambiguous: this.ambiguous,
+      afterEnd: this.afterEnd,
     };
   }
 
@@ -309,6 +313,11 @@ export class IdentityTable {
     let at = versions.length;
     while (at > 0 && comesAfter(versions[at - 1]!, version)) at--;
     const previous = versions[at - 1];
+    if (previous?.final && at === versions.length) {
+      // Nothing follows an object's end (a duplicate, or a recording whose clock ran behind).
+      this.afterEnd++;
+      return;
+    }
     if (at === versions.length && !(version.created && previous && previous.time <= listObservedTime)) {
       // A change that changes nothing the table keeps (a status update) is not stored.
       if (previous && !previous.final && !version.final && sameState(previous, version) && sameIps(previous, version)) return;
@@ -401,9 +410,9 @@ export class IdentityTable {
 
   private expireObject(uid: string, history: ObjectHistory, cutoff: number): void {
     const versions = history.versions;
-    const last = versions[versions.length - 1]!;
-    if (last.final && last.time < cutoff) {
-      this.gone.set(uid, last.time);
+    const ended = versions.find((version) => version.final);
+    if (ended && ended.time < cutoff) {
+      this.gone.set(uid, ended.time);
       if (history.index === 'networkSets') {
         this.networkSets.delete(uid);
         this.networkSetMatcher = undefined;

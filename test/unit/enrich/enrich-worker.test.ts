@@ -92,6 +92,22 @@ describe('Enrich > worker on the in-process bus', () => {
     assert.deepEqual([out[0]?.source_namespace, out[0]?.source_name], ['ops', 'late']);
   });
 
+  it('does not hold messages stamped ahead of its clock (their holds would add up)', async () => {
+    const bus = new MemoryBus({ retryBackoffMs: 10 });
+    await bus.ensureTopics(topicSpecs(1));
+    const metrics = new MetricsRegistry();
+    const worker = new EnrichWorker({ bus, metrics, graceMs: 2_000 });
+    await worker.start();
+    const producer = bus.producer();
+    const ahead = Date.now() + 3_600_000;
+    await producer.send(topics.flowsRaw, [1, 2].map((i) => ({ key: `node-${i}`, value: codecFor('RawFlow').encodeBatch([addressOnlyFlow({ start_time: ahead, source_ip: '10.3.3.3', dest_ip: '1.1.1.1', dest_port: 443 })]) })));
+    await waitFor(() => /flowsentry_enrich_waits_total\{outcome="clock-ahead"\} 2/.test(metrics.render()), { timeoutMs: 5_000, description: 'two messages passed as clock-ahead' });
+    await worker.close();
+    await producer.close();
+    await bus.close();
+    assert.doesNotMatch(metrics.render(), /outcome="grace-passed"/);
+  });
+
   it('refuses a bus that cannot tell where the inventory ends', async () => {
     const bus = new MemoryBus();
     const withoutEnds = Object.assign(Object.create(bus) as MemoryBus, { endOffsets: undefined });

@@ -89,6 +89,17 @@ describe('Enrich > identity table > edge cases', () => {
     assert.equal(table.endpointAt('10.1.0.9', s(210), s(220))?.name, 'b');
   });
 
+  it('ignores what follows an object\'s end, on every path', () => {
+    const a = pod({ name: 'a', namespace: 'one', ip: '10.1.0.4' });
+    const events = [event('ADDED', a, s(0)), event('DELETED', a, s(100)), event('MODIFIED', a, s(100.001))];
+    for (const order of [events, [events[1]!, events[0]!, events[2]!]]) {
+      const table = tableOf(order);
+      assert.equal(table.endpointAt('10.1.0.4', s(200), s(201)), undefined);
+      assert.equal(table.endpointAt('10.1.0.4', s(50), s(51))?.name, 'a');
+      assert.equal(table.stats.afterEnd, 1);
+    }
+  });
+
   it('counts no conflict between hostNetwork pods of one node', () => {
     const table = tableOf([0, 1, 2].map((i) => event('ADDED', pod({ name: `agent-${i}`, namespace: 'ops', ip: '10.0.1.10', node: 'node-y', hostNetwork: true }), s(0))));
     for (let i = 0; i < 10; i++) assert.equal(table.endpointAt('10.0.1.10', s(5), s(6))?.name, 'node-y');
