@@ -249,8 +249,12 @@ export class IdentityTable {
   private readonly histories = new Map<string, ObjectHistory>();
   /** Objects retention removed, with the time of their end: a late event of theirs is ignored. */
   private readonly gone = new Map<string, number>();
+  /** Per address, the latest object that gave it up (deleted, or a pod that ended) and when. */
+  private readonly releases = new Map<string, { uid: string; time: number }>();
   /** Where a retention pass in slices goes on. */
   private expiryCursor: Iterator<[string, ObjectHistory]> | undefined;
+  /** Retention has dropped what ended before this time. */
+  private forgottenBefore = Number.NEGATIVE_INFINITY;
   private internClearedAt = Number.NEGATIVE_INFINITY;
   private readonly intern = new Interner();
   private readonly networkSets = new Map<string, { cidrs: readonly string[]; identity: EndpointIdentity }>();
@@ -296,6 +300,7 @@ export class IdentityTable {
     const full = index && versionOf(event, this.intern);
     if (!index || !full) return;
     this.invalidCidrs += full.invalidCidrs ?? 0;
+    if (full.final) for (const ip of full.ips) this.noteRelease(ip, event.uid, full.time);
     // From a final version on the object holds nothing: its identity need not be kept.
     const version: Version = full.final ? { time: full.time, final: true, created: false, rv: full.rv, ips: [], rank: full.rank } : full;
     const history = this.histories.get(event.uid);
@@ -336,7 +341,18 @@ export class IdentityTable {
 
   /** Who held `ip` during [start, end]; `lookahead` also accepts an object that appeared that long after `end`. */
   endpointAt(ip: string, start: number, end: number, lookahead = 0): EndpointIdentity | undefined {
-    const found = this.endpoints.find(keyOf(ip), start, end, lookahead);
+    const key = keyOf(ip);
+    // Before what retention forgot, claims that ended are gone: neither a lookahead nor an object
+    // assumed since the beginning of time can stand in for them.
+    const forgotten = start < this.forgottenBefore;
+    const found = this.endpoints.find(key, start, end, forgotten ? 0 : lookahead);
+    if (forgotten && found && found.claim.from <= listObservedTime) return undefined;
+    if (found && found.claim.from > end) {
+      // Found by the lookahead: not if another object gave the address up just before the flow,
+      // even one whose claim this table never had (restored from a compacted topic: its DELETED only).
+      const release = this.releases.get(key);
+      if (release && release.uid !== found.claim.uid && release.time > start - lookahead && release.time <= found.claim.from) return undefined;
+    }
     if (found?.conflict) this.conflicts++;
     if (found?.ambiguous) {
       this.ambiguous++;
@@ -392,7 +408,9 @@ export class IdentityTable {
     if (budget === Number.POSITIVE_INFINITY) this.expiryCursor = undefined;
     if (!this.expiryCursor) {
       this.expiryCursor = this.histories.entries();
+      if (cutoff > this.forgottenBefore) this.forgottenBefore = cutoff;
       for (const [uid, endedAt] of this.gone) if (endedAt < cutoff - this.retentionMs) this.gone.delete(uid);
+      for (const [ip, release] of this.releases) if (release.time < cutoff) this.releases.delete(ip);
       if (now - this.internClearedAt >= this.retentionMs / 10) {
         this.intern.clear();
         this.internClearedAt = now;
@@ -429,6 +447,11 @@ export class IdentityTable {
       history.versions = versions.slice(keepFrom);
       this.rebuild(uid, history);
     }
+  }
+
+  private noteRelease(ip: string, uid: string, time: number): void {
+    const known = this.releases.get(ip);
+    if (!known || known.time < time) this.releases.set(ip, { uid, time });
   }
 
   private versionCount(): number {

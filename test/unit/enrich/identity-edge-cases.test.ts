@@ -100,6 +100,27 @@ describe('Enrich > identity table > edge cases', () => {
     }
   });
 
+  it('after a restart from a compacted topic (only the DELETED of the old pod), does not lend the grace across the hand-over', () => {
+    const a = pod({ name: 'a', namespace: 'one', ip: '10.1.0.3' });
+    const b = pod({ name: 'b', namespace: 'two', ip: '10.1.0.3' });
+    const restored = tableOf([event('DELETED', a, s(99)), event('ADDED', b, s(100))]);
+    assert.equal(restored.endpointAt('10.1.0.3', s(99.2), s(99.5), 2_000), undefined, "perhaps a's last packets");
+    assert.equal(restored.endpointAt('10.1.0.3', s(100.5), s(101), 2_000)?.name, 'b');
+  });
+
+  it('answers a flow older than what retention forgot only from claims still known', () => {
+    const a = pod({ name: 'a', namespace: 'one', ip: '10.1.0.2' });
+    const b = pod({ name: 'b', namespace: 'two', ip: '10.1.0.2' });
+    const listed = pod({ name: 'c', namespace: 'three', ip: '10.1.0.12' });
+    const other = pod({ name: 'd', namespace: 'four', ip: '10.1.0.12' });
+    const table = new IdentityTable({ retentionMs: 60_000 });
+    for (const e of [event('ADDED', a, s(0)), event('DELETED', a, s(100)), event('ADDED', b, s(101)), event('ADDED', listed, listObservedTime), event('ADDED', other, s(10)), event('DELETED', other, s(20))]) table.apply(e);
+    table.expire(s(1000));
+    assert.equal(table.endpointAt('10.1.0.2', s(99.5), s(100.5), 2_000), undefined, "a's claim is gone: no lookahead to b");
+    assert.equal(table.endpointAt('10.1.0.12', s(15), s(16)), undefined, "d's claim is gone: not the listed c");
+    assert.equal(table.endpointAt('10.1.0.2', s(500), s(501))?.name, 'b', 'b still holds it: known');
+  });
+
   it('counts no conflict between hostNetwork pods of one node', () => {
     const table = tableOf([0, 1, 2].map((i) => event('ADDED', pod({ name: `agent-${i}`, namespace: 'ops', ip: '10.0.1.10', node: 'node-y', hostNetwork: true }), s(0))));
     for (let i = 0; i < 10; i++) assert.equal(table.endpointAt('10.0.1.10', s(5), s(6))?.name, 'node-y');
