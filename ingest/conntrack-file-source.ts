@@ -20,7 +20,9 @@ import { fileChunks, isCorruptGzip, splitLines, type InputLine } from './vpc-lin
 import type { RawFlow } from '../schemas/types.js';
 
 /** NEW times kept for connections still open; the oldest are forgotten beyond this. */
-const MAX_STARTED = 1_000_000;
+const MAX_STARTED = 200_000;
+/** How old a NEW found by tuple (no kernel id) may be and still count as the connection's start. */
+const MAX_TUPLE_AGE_MS = 10 * 60_000;
 
 /** A connection: the kernel's id when the file has one, else its original tuple. */
 function connectionKey(entry: ConntrackEntry): string {
@@ -204,7 +206,9 @@ export class ConntrackFileSource implements FlowSource<number> {
           // Each DESTROY line ends a distinct connection: its line number as id keeps the table from
           // taking a reused tuple (same or no kernel id) for a duplicate of an earlier event.
           const ended = { ...entry, id: line.number };
-          const beganIn = began === undefined ? collector.intervalStart : this.align(began);
+          // Without kernel ids a tuple may come back after a lost DESTROY: an old NEW is not trusted.
+          const trusted = began !== undefined && (entry.id !== null || time - began <= MAX_TUPLE_AGE_MS);
+          const beganIn = trusted ? this.align(began) : collector.intervalStart;
           if (beganIn < collector.intervalStart) {
             counts.reportedWhereBegun++;
             const list = earlier.get(beganIn);

@@ -165,6 +165,17 @@ describe('Ingest > conntrack > file source (replay)', () => {
     assert.equal(source.stats().reportedWhereBegun, 1);
   });
 
+  it('does not trust an hour-old NEW found by tuple alone (a DESTROY may have been lost)', async () => {
+    const path = join(dir, 'stale.log');
+    const tcp = (event: string, seconds: string, counters: string) =>
+      `[${seconds}]\t[${event}] ipv4     2 tcp      6 src=10.0.0.1 dst=10.0.0.2 sport=40000 dport=80 ${counters} src=10.0.0.2 dst=10.0.0.1 sport=80 dport=40000 ${counters} mark=0 zone=0`;
+    await writeFile(path, [tcp('NEW', '1700000001.0', ''), tcp('DESTROY', '1700003605.0', 'packets=1 bytes=60'), ''].join('\n'));
+    const source = new ConntrackFileSource({ path, host: 'n', level: 'tuple' });
+    const flows = (await readAll(source)).flatMap((batch) => batch.flows);
+    assert.deepEqual(flows.map((f) => f.start_time - T), [3_600_000]);
+    assert.equal(source.stats().reportedWhereBegun, 0);
+  });
+
   it('sends problems out in bounded batches when no interval closes', async () => {
     const path = join(dir, 'no-timestamps.log');
     const line = destroy('x', 1).replace('[x]\t', '');
