@@ -76,6 +76,9 @@ interface ObjectHistory {
   versions: Version[];
   /** Addresses the object has claims on, to replace them when its history changes. */
   ips: readonly string[];
+  /** The first and the latest change not stored since the last stored one, because they changed nothing: the last state still held then. */
+  confirmedFrom?: number;
+  confirmedAt?: number;
 }
 
 const rankOf = { pod: 3, node: 2, hostEndpoint: 2, hostNetworkPod: 1, service: 1 } as const;
@@ -323,15 +326,30 @@ export class IdentityTable {
       this.afterEnd++;
       return;
     }
-    if (at === versions.length && !(version.created && previous && previous.time <= listObservedTime)) {
+    const beforeUnstored = history.confirmedAt !== undefined && version.time < history.confirmedAt;
+    if (at === versions.length && !beforeUnstored && !(version.created && previous && previous.time <= listObservedTime)) {
       // A change that changes nothing the table keeps (a status update) is not stored.
-      if (previous && !previous.final && !version.final && sameState(previous, version) && sameIps(previous, version)) return;
+      if (previous && !previous.final && !version.final && sameState(previous, version) && sameIps(previous, version)) {
+        history.confirmedFrom ??= version.time;
+        history.confirmedAt = version.time;
+        return;
+      }
+      history.confirmedFrom = history.confirmedAt = undefined;
       history.versions = versions.concat(version);
       this.extend(event.uid, history, previous, version);
       return;
     }
     if (at < versions.length) this.reordered++;
     let merged = [...versions.slice(0, at), version, ...versions.slice(at)];
+    const { confirmedFrom, confirmedAt } = history;
+    if (confirmedFrom !== undefined && confirmedAt !== undefined && at === versions.length && version.time < confirmedAt) {
+      // A late change lands before a change that was not stored: that one said the state before
+      // the late change held again at its time, so it comes back as a version of its own (at the
+      // first such change after the late one that is known; the ones in between are not kept).
+      const resumed = version.time < confirmedFrom ? confirmedFrom : confirmedAt;
+      merged.push({ ...versions[versions.length - 1]!, time: resumed, created: false });
+      history.confirmedFrom = history.confirmedAt = undefined;
+    }
     // A listed object is taken as valid from the beginning of time, unless a recorded ADDED says when it began.
     const firstCreated = merged.findIndex((candidate) => candidate.created);
     if (firstCreated > 0) merged = merged.filter((candidate, i) => i >= firstCreated || candidate.time > listObservedTime);

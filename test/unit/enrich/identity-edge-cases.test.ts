@@ -121,6 +121,21 @@ describe('Enrich > identity table > edge cases', () => {
     assert.equal(table.endpointAt('10.1.0.2', s(500), s(501))?.name, 'b', 'b still holds it: known');
   });
 
+  it('keeps the answer when a late change lands before one that changed nothing', () => {
+    const web = pod({ name: 'db', namespace: 'shop', ip: '10.1.0.13', labels: { role: 'primary' } });
+    const replica = modified(web, { labels: { role: 'replica' } });
+    const e1 = event('ADDED', web, s(0));
+    const e2 = event('MODIFIED', replica, s(20));
+    const e3 = event('MODIFIED', web, s(25));
+    const e4 = event('MODIFIED', web, s(40));
+    const inOrder = tableOf([e1, e2, e3, e4]);
+    const late = tableOf([e1, e3, e4, e2]);
+    for (const at of [10, 22, 30, 45]) {
+      assert.deepEqual(late.endpointAt('10.1.0.13', s(at), s(at))?.labels, inOrder.endpointAt('10.1.0.13', s(at), s(at))?.labels, `labels at ${at} s`);
+    }
+    assert.deepEqual(late.endpointAt('10.1.0.13', s(30), s(30))?.labels, { role: 'primary' });
+  });
+
   it('counts no conflict between hostNetwork pods of one node', () => {
     const table = tableOf([0, 1, 2].map((i) => event('ADDED', pod({ name: `agent-${i}`, namespace: 'ops', ip: '10.0.1.10', node: 'node-y', hostNetwork: true }), s(0))));
     for (let i = 0; i < 10; i++) assert.equal(table.endpointAt('10.0.1.10', s(5), s(6))?.name, 'node-y');
