@@ -109,6 +109,19 @@ export class IntervalIndex<Value> {
       if (lookahead > 0 && only.from > end && only.from <= end + lookahead) return { claim: only, conflict: false };
       return undefined;
     }
+    // Fast path: one recorded claim covers the flow, and every other claim ended before it began
+    // or begins after the flow (an address reused over time): that one, without further ado.
+    let only: Claim<Value> | undefined;
+    let simple = true;
+    for (const claim of list) {
+      if (!covers(claim, start, end)) continue;
+      if (only || claim.from <= assumedSince) simple = false;
+      only = claim;
+    }
+    if (simple && only) {
+      const held = only;
+      if (list.every((claim) => claim === held || claim.from > end || (claim.to <= start && claim.from < held.from && claim.from > assumedSince))) return { claim: held, conflict: false };
+    }
     const fromOf = (claim: Claim<Value>) => (claim.from > assumedSince ? claim.from : this.listedFrom(list, claim));
     // An object that took the address ends every earlier claim of another identity on it, even
     // when that one's end never reached the inventory (a lost or late DELETED).
