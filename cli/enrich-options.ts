@@ -38,7 +38,13 @@ function seconds(text: string | undefined, option: string, problems: string[]): 
 
 /** Named networks from a JSON file: a map of names to CIDR lists, or AWS's ip-ranges.json. */
 export function networksFromJson(text: string, file: string): Record<string, string[]> {
-  const json = JSON.parse(text) as Record<string, unknown>;
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`${file}: not JSON: ${(error as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${file}: expected a JSON object of network names, or AWS ip-ranges.json`);
   if (Array.isArray(json['prefixes'])) {
     const v4 = (json['prefixes'] as { ip_prefix?: string }[]).map((entry) => entry.ip_prefix);
     const v6 = ((json['ipv6_prefixes'] ?? []) as { ipv6_prefix?: string }[]).map((entry) => entry.ipv6_prefix);

@@ -63,6 +63,11 @@ function readWatchLines(source: string, text: string): InventoryFile {
       problems.push(problem(source, lineNumber, 'ENRICH_BAD_TIME', `ts: expected an RFC 3339 time, found ${JSON.stringify(record['ts'])}`, line));
       return;
     }
+    if (record['type'] === 'BOOKMARK') {
+      // A watch bookmark carries only a resourceVersion: nothing for the table.
+      skipped++;
+      return;
+    }
     try {
       const event = inventoryEventOf(String(record['type']), record['object'], time);
       if (event) events.push(event);
@@ -81,6 +86,10 @@ export function parseInventory(source: string, text: string): InventoryFile {
       const whole: unknown = JSON.parse(text);
       if (typeof whole === 'object' && whole !== null && Array.isArray((whole as Record<string, unknown>)['items'])) {
         return readList(source, whole as Record<string, unknown>);
+      }
+      if (typeof whole === 'object' && whole !== null && 'metadata' in whole && 'kind' in whole) {
+        // One object (`kubectl get pod x -o json`): a list of one.
+        return readList(source, { items: [whole] });
       }
     } catch {
       // not one JSON document: read it as watch lines

@@ -94,6 +94,14 @@ describe('Enrich > inventory files', () => {
     assert.equal(file.skipped, 1);
   });
 
+  it('skips watch bookmarks, and reads one pretty-printed object as a list of one', () => {
+    const bookmark = JSON.stringify({ ts: '2026-11-27T12:00:00Z', type: 'BOOKMARK', object: { kind: 'Pod', metadata: { resourceVersion: '12345' } } });
+    const watched = parseInventory('watch.jsonl', `${bookmark}\n`);
+    assert.deepEqual([watched.events.length, watched.problems.length, watched.skipped], [0, 0, 1]);
+    const single = parseInventory('pod.json', JSON.stringify(pod({ name: 'solo', namespace: 'x', ip: '10.1.0.9' }), null, 2));
+    assert.deepEqual([single.events.map((e) => e.name), single.problems.length], [['solo'], 0]);
+  });
+
   it('reads a kubectl list as valid from the beginning of time', () => {
     const list = { apiVersion: 'v1', kind: 'List', items: [pod({ name: 'a', namespace: 'x', ip: '10.1.0.1' }), pod({ name: 'b', namespace: 'x', ip: '10.1.0.2' })] };
     const file = parseInventory('pods.json', JSON.stringify(list, null, 2));
