@@ -1,10 +1,9 @@
-import { parseArgs } from 'node:util';
 import { EnrichWorker } from '../enrich/enrich-worker.js';
 import { createBus } from '../runtime/bus/select.js';
 import { endpointsFromEnv } from '../runtime/endpoints.js';
 import { MetricsRegistry } from '../runtime/metrics.js';
 import { topicSpecs } from '../runtime/topics.js';
-import { optionProblems, type CliCommand } from './command.js';
+import { optionProblems, parseOptions, type CliCommand } from './command.js';
 import { enrichArgOptions, enrichCoreOptionsOf, enrichOptionsUsage } from './enrich-options.js';
 
 const usage = `flowsentry enrich [options]
@@ -27,18 +26,8 @@ export const enrichCommand: CliCommand = {
   summary: 'join flows with the Kubernetes identity of both ends at the flow time, on the bus',
   usage,
   async run(args) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: [...args],
-        strict: true,
-        allowPositionals: false,
-        options: { group: { type: 'string' }, partitions: { type: 'string' }, ...enrichArgOptions },
-      }));
-    } catch (error) {
-      console.error(`flowsentry enrich: ${(error as Error).message}\n\n${usage}`);
-      return 2;
-    }
+    const values = parseOptions('enrich', usage, args, { group: { type: 'string' }, partitions: { type: 'string' }, ...enrichArgOptions });
+    if (!values) return 2;
     const problems: string[] = [];
     const core = enrichCoreOptionsOf(values, problems);
     const partitions = Number(values.partitions ?? 6);

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { flowFileFormats, replayFiles, type FlowFileFormat } from '../enrich/replay.js';
-import { optionProblems, type CliCommand } from './command.js';
+import { optionProblems, parseOptions, type CliCommand } from './command.js';
 import { enrichArgOptions, enrichCoreOptionsOf, enrichOptionsUsage } from './enrich-options.js';
 
 const usage = `flowsentry replay --flows FILE... [--format auto|calico|calico-json|vpc|conntrack] [--inventory FILE...] --enriched-out FILE
@@ -30,26 +29,16 @@ export const replayCommand: CliCommand = {
   usage,
   async run(args) {
     const problems: string[] = [];
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: [...args],
-        strict: true,
-        allowPositionals: false,
-        options: {
-          flows: { type: 'string', multiple: true },
-          format: { type: 'string' },
-          inventory: { type: 'string', multiple: true },
-          'enriched-out': { type: 'string' },
-          'dead-letter-out': { type: 'string' },
-          node: { type: 'string' },
-          ...enrichArgOptions,
-        },
-      }));
-    } catch (error) {
-      console.error(`flowsentry replay: ${(error as Error).message}\n\n${usage}`);
-      return 2;
-    }
+    const values = parseOptions('replay', usage, args, {
+      flows: { type: 'string', multiple: true },
+      format: { type: 'string' },
+      inventory: { type: 'string', multiple: true },
+      'enriched-out': { type: 'string' },
+      'dead-letter-out': { type: 'string' },
+      node: { type: 'string' },
+      ...enrichArgOptions,
+    });
+    if (!values) return 2;
     if (!values.flows?.length) problems.push('--flows: give at least one flow file');
     if (!values['enriched-out']) problems.push('--enriched-out: missing');
     const format = (values.format ?? 'auto') as FlowFileFormat;

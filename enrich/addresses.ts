@@ -57,11 +57,6 @@ function parseAddress(text: string): ParsedAddress | undefined {
   return value === undefined ? undefined : { bits: 32, value };
 }
 
-/** True when `text` is an IPv4 or IPv6 address. */
-export function isIpAddress(text: string): boolean {
-  return parseAddress(text) !== undefined;
-}
-
 /**
  * The one spelling of an address that the identity table keys on: IPv4 as written, IPv6 in the
  * RFC 5952 form (lower case, longest zero run as `::`), an IPv4-mapped IPv6 address as its IPv4
@@ -157,7 +152,6 @@ interface PrefixLength<Key, Name> {
 export class CidrMatcher<Name = string> {
   private readonly v4: PrefixLength<number, Name>[] = [];
   private readonly v6: PrefixLength<bigint, Name>[] = [];
-  private count = 0;
 
   add(cidr: Cidr | string, name: Name): this {
     const block = typeof cidr === 'string' ? parseCidr(cidr) : cidr;
@@ -168,10 +162,6 @@ export class CidrMatcher<Name = string> {
       this.insert(this.v6, block.prefix, maskOf(128, block.prefix), block.network, name);
     }
     return this;
-  }
-
-  get size(): number {
-    return this.count;
   }
 
   /** The name of the most specific block holding `ip`, or undefined. */
@@ -200,10 +190,7 @@ export class CidrMatcher<Name = string> {
       lengths.push((length = { prefix, mask, blocks: new Map() }));
       lengths.sort((a, b) => b.prefix - a.prefix);
     }
-    if (!length.blocks.has(network)) {
-      length.blocks.set(network, name);
-      this.count++;
-    }
+    if (!length.blocks.has(network)) length.blocks.set(network, name);
   }
 }
 

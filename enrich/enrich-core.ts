@@ -1,6 +1,6 @@
-import type { EnrichedFlow, InventoryEvent, RawFlow } from '../schemas/types.js';
+import type { EnrichedFlow, IdentityResolution, InventoryEvent, RawFlow } from '../schemas/types.js';
 import { aggregateFlows, defaultAggregationLevels, type AggregationLevels } from './aggregation.js';
-import { Enricher, type EnricherOptions, type EnricherStats } from './enricher.js';
+import { Enricher, type EnricherOptions } from './enricher.js';
 import { IdentityTable, type IdentityTableStats } from './identity-table.js';
 
 export interface EnrichCoreOptions extends EnricherOptions {
@@ -12,6 +12,16 @@ export interface EnrichCoreOptions extends EnricherOptions {
 }
 
 export const defaultGraceMs = 2_000;
+
+/** Flow ends enriched, by how their identity was found (`*_resolution`). */
+export type EndCounts = Readonly<Record<IdentityResolution, number>>;
+
+/** The latest end time of some flows: what a wait for the inventory, or replay's read-ahead, goes by. */
+export function latestEnd(flows: readonly { readonly end_time: number }[]): number {
+  let latest = Number.NEGATIVE_INFINITY;
+  for (const flow of flows) if (flow.end_time > latest) latest = flow.end_time;
+  return latest;
+}
 
 /** Objects the retention looks at per enriched flow (at least 100 per batch): a full pass over 200k objects every ~100k flows. */
 const expiryObjectsPerFlow = 2;
@@ -39,41 +49,31 @@ export class EnrichCore {
   }
 
   /**
-   * Each flow enriched on its own, not aggregated yet. Objects the inventory saw up to the grace
-   * after a flow count for it (the grace a caller waits, or replay's read-ahead); `waited` false
-   * counts only what held the address during the flow.
+   * Enriches flows, counts how each end was found, and aggregates them by level; runs a slice of
+   * retention on event time. Objects the inventory saw up to the grace after a flow count for it
+   * (the grace a caller waited, or replay's read-ahead); `waited` false counts only what held the
+   * address during the flow.
    */
-  enrichEach(flows: readonly RawFlow[], waited = true): EnrichedFlow[] {
+  enrich(flows: readonly RawFlow[], waited = true): EnrichedFlow[] {
     const lookahead = waited ? this.graceMs : 0;
-    return flows.map((flow) => this.enricher.enrich(flow, lookahead));
-  }
-
-  /** The final records of enriched flows: counted, aggregated by level; runs retention on event time. */
-  finish(records: readonly EnrichedFlow[]): EnrichedFlow[] {
-    let latest = Number.NEGATIVE_INFINITY;
+    const records = flows.map((flow) => this.enricher.enrich(flow, lookahead));
     const counts = this.counts;
     for (const record of records) {
       counts[record.source_resolution ?? 'reported']++;
       counts[record.dest_resolution ?? 'reported']++;
-      if (record.end_time > latest) latest = record.end_time;
     }
     // Retention follows event time, but never past what the inventory has shown: one flow stamped
     // far in the future must not wipe the table.
-    this.expireUpTo(Math.min(latest, this.table.inventoryTime), Math.max(100, expiryObjectsPerFlow * records.length));
+    this.expireUpTo(Math.min(latestEnd(records), this.table.inventoryTime), Math.max(100, expiryObjectsPerFlow * records.length));
     return aggregateFlows(records, this.levels);
   }
 
-  /** `enrichEach` then `finish`. */
-  enrich(flows: readonly RawFlow[], waited = true): EnrichedFlow[] {
-    return this.finish(this.enrichEach(flows, waited));
-  }
-
   /** Flow ends enriched so far, by how their identity was found (cheap: no table walk). */
-  get endCounts(): EnricherStats {
+  get endCounts(): EndCounts {
     return { ...this.counts };
   }
 
-  get stats(): { table: IdentityTableStats; ends: EnricherStats } {
+  get stats(): { table: IdentityTableStats; ends: EndCounts } {
     return { table: this.table.stats, ends: { ...this.counts } };
   }
 

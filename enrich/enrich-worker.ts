@@ -6,7 +6,7 @@ import { deadLetterOf, StageRunner, type StageOutput } from '../runtime/stage-ru
 import { topics as defaultTopics } from '../runtime/topics.js';
 import { codecFor } from '../schemas/codec.js';
 import type { EnrichedFlow } from '../schemas/types.js';
-import { EnrichCore, type EnrichCoreOptions } from './enrich-core.js';
+import { EnrichCore, latestEnd, type EnrichCoreOptions } from './enrich-core.js';
 
 export interface EnrichWorkerOptions extends EnrichCoreOptions {
   readonly bus: Bus;
@@ -184,12 +184,11 @@ export class EnrichWorker {
    * the messages of one batch do not add their waits up.
    */
   private async holdForInventory(flows: readonly { end_time: number }[]): Promise<void> {
-    let latestEnd = Number.NEGATIVE_INFINITY;
-    for (const flow of flows) if (flow.end_time > latestEnd) latestEnd = flow.end_time;
-    const settled = latestEnd + this.core.graceMs;
+    const flowsEnd = latestEnd(flows);
+    const settled = flowsEnd + this.core.graceMs;
     const arrived = this.now();
     if (!(settled > arrived) || this.inventoryWatermark() >= settled) return;
-    if (latestEnd > arrived + this.core.graceMs) {
+    if (flowsEnd > arrived + this.core.graceMs) {
       // The node's clock runs ahead: holding such messages would only add their waits up.
       this.metrics.waits.inc({ outcome: 'clock-ahead' });
       return;

@@ -1,7 +1,7 @@
 import type { EnrichedFlow, IdentityResolution, Labels, RawFlow } from '../schemas/types.js';
 import { CidrMatcher, privateRanges } from './addresses.js';
 import { buildEnrichedFlow, type DestService, type FlowEnd } from './enriched-flow.js';
-import type { IdentityTable } from './identity-table.js';
+import { noLabels, type IdentityTable } from './identity-table.js';
 
 export interface EnricherOptions {
   /** Named network sets, CIDR blocks by name (`aws: [52.94.0.0/22, …]`): such addresses are `net` with that name. */
@@ -14,17 +14,8 @@ export interface EnricherOptions {
   readonly clusterCidrs?: readonly string[];
 }
 
-export interface EnricherStats {
-  /** Ends resolved, by how. */
-  readonly reported: number;
-  readonly inventory: number;
-  readonly network: number;
-  /** Ends in the cluster ranges the inventory did not know, even after the grace. */
-  readonly unknown: number;
-}
 
 const serviceProtocols: Record<number, string> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
-const noLabels: Labels = Object.freeze({}) as Labels;
 
 function networkEnd(nameAggr: string, ip: string | null, port: number | null, resolution: IdentityResolution): FlowEnd {
   return { identity: { type: 'net', namespace: null, name: null, nameAggr, labels: noLabels, serviceAccount: null, node: null, workload: null }, ip, port, resolution };

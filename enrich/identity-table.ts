@@ -83,7 +83,8 @@ interface ObjectHistory {
 
 const rankOf = { pod: 3, node: 2, hostEndpoint: 2, hostNetworkPod: 1, service: 1 } as const;
 const finalPhases = new Set(['Succeeded', 'Failed']);
-const noLabels: Labels = Object.freeze({}) as Labels;
+/** The labels of an endpoint without any (shared, frozen). */
+export const noLabels: Labels = Object.freeze({}) as Labels;
 
 function labelsKey(labels: Labels): string {
   return Object.keys(labels)

@@ -11,7 +11,6 @@ export interface InventoryFile {
   readonly skipped: number;
 }
 
-export { listObservedTime };
 
 const problem = (source: string, line: number, reason: string, message: string, original: string): ParseProblem => ({
   location: { source, line },

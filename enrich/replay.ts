@@ -11,7 +11,7 @@ import type { FlowSource, ParseProblem } from '../ingest/source.js';
 import { VpcFileSource } from '../ingest/vpc-file-source.js';
 import { toJson } from '../schemas/json.js';
 import type { InventoryEvent, RawFlow } from '../schemas/types.js';
-import { EnrichCore, type EnrichCoreOptions } from './enrich-core.js';
+import { EnrichCore, latestEnd, type EnrichCoreOptions } from './enrich-core.js';
 import { readInventoryFiles } from './inventory-files.js';
 
 export const flowFileFormats = ['auto', 'calico', 'calico-json', 'vpc', 'conntrack'] as const;
@@ -113,9 +113,7 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
   };
   const enrichRun = async (flows: readonly RawFlow[]) => {
     if (flows.length === 0) return;
-    let latestEnd = Number.NEGATIVE_INFINITY;
-    for (const flow of flows) if (flow.end_time > latestEnd) latestEnd = flow.end_time;
-    const until = latestEnd + core.graceMs;
+    const until = latestEnd(flows) + core.graceMs;
     while (nextEvent < events.length && events[nextEvent]!.observed_time <= until) core.applyInventory(events[nextEvent++]!);
     const records = core.enrich(flows);
     recordsOut += records.length;
