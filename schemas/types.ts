@@ -125,6 +125,22 @@ export interface InventoryEvent {
 }
 
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
+export type AlertStatus = 'open' | 'resolved';
+
+/** One flow behind an alert, enough to find it again. */
+export interface FlowSample {
+  start_time: number;
+  end_time: number;
+  source_ip?: string | null;
+  source_port?: number | null;
+  dest_ip?: string | null;
+  dest_port?: number | null;
+  proto: number;
+  action: string;
+  reporter: string;
+  bytes_out: number;
+  bytes_in: number;
+}
 
 export interface Alert {
   alert_id: string;
@@ -133,12 +149,16 @@ export interface Alert {
   severity: Severity;
   start_time: number;
   end_time: number;
+  status?: AlertStatus;
+  revision?: number;
+  technique?: string | null;
   source_ip?: string | null;
   source_type?: EndpointType | null;
   source_namespace?: string | null;
   source_name?: string | null;
   source_name_aggr?: string | null;
   source_labels?: Labels;
+  source_workload?: string | null;
   dest_ip?: string | null;
   dest_port?: number | null;
   dest_type?: EndpointType | null;
@@ -146,11 +166,14 @@ export interface Alert {
   dest_name?: string | null;
   dest_name_aggr?: string | null;
   dest_labels?: Labels;
+  dest_workload?: string | null;
   proto?: number | null;
   indicator?: string | null;
+  feed?: string | null;
   summary: string;
   evidence?: Record<string, string>;
   count: number;
+  samples?: FlowSample[];
 }
 
 export interface ResponseTarget {
