@@ -55,6 +55,11 @@ export class EnrichCore {
    * address during the flow.
    */
   enrich(flows: readonly RawFlow[], waited = true): EnrichedFlow[] {
+    return this.aggregate(this.enrichEach(flows, waited));
+  }
+
+  /** `enrich` without the aggregation: one record per flow, every address and port kept (what detection reads in replay). */
+  enrichEach(flows: readonly RawFlow[], waited = true): EnrichedFlow[] {
     const lookahead = waited ? this.graceMs : 0;
     const records = flows.map((flow) => this.enricher.enrich(flow, lookahead));
     const counts = this.counts;
@@ -65,6 +70,11 @@ export class EnrichCore {
     // Retention follows event time, but never past what the inventory has shown: one flow stamped
     // far in the future must not wipe the table.
     this.expireUpTo(Math.min(latestEnd(records), this.table.inventoryTime), Math.max(100, expiryObjectsPerFlow * records.length));
+    return records;
+  }
+
+  /** The output aggregation, by the configured levels. */
+  aggregate(records: readonly EnrichedFlow[]): EnrichedFlow[] {
     return aggregateFlows(records, this.levels);
   }
 

@@ -10,7 +10,7 @@ import { deadLetterOfProblem } from '../ingest/problems.js';
 import type { FlowSource, ParseProblem } from '../ingest/source.js';
 import { VpcFileSource } from '../ingest/vpc-file-source.js';
 import { toJson } from '../schemas/json.js';
-import type { InventoryEvent, RawFlow } from '../schemas/types.js';
+import type { EnrichedFlow, InventoryEvent, RawFlow } from '../schemas/types.js';
 import { EnrichCore, latestEnd, type EnrichCoreOptions } from './enrich-core.js';
 import { readInventoryFiles } from './inventory-files.js';
 
@@ -27,6 +27,11 @@ export interface ReplayOptions extends EnrichCoreOptions {
   readonly deadLetterOut: string;
   /** Node name for formats that do not carry one (Calico, conntrack); default: the file's name. */
   readonly node?: string;
+  /**
+   * Sees every run of enriched flows before aggregation (every address and port kept), in event
+   * order, and is awaited: detection hooks in here.
+   */
+  readonly onEnriched?: (records: readonly EnrichedFlow[]) => Promise<void> | void;
 }
 
 export interface ReplaySummary {
@@ -115,7 +120,9 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
     if (flows.length === 0) return;
     const until = latestEnd(flows) + core.graceMs;
     while (nextEvent < events.length && events[nextEvent]!.observed_time <= until) core.applyInventory(events[nextEvent++]!);
-    const records = core.enrich(flows);
+    const detailed = core.enrichEach(flows);
+    await options.onEnriched?.(detailed);
+    const records = core.aggregate(detailed);
     recordsOut += records.length;
     await write(enrichedOut, records.map((record) => `${JSON.stringify(toJson('EnrichedFlow', record))}\n`).join(''));
   };

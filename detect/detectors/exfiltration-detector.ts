@@ -1,0 +1,75 @@
+import type { EnrichedFlow, FlowSample } from '../../schemas/types.js';
+import { addSample, type Detection } from '../detection.js';
+import { addDistinct, countDistinct, newDistinct, someMembers, type DistinctState } from '../distinct-counter.js';
+import { alertEndsOf, endKeysOf, isPublicDest, sampleOf, type AlertEnds } from '../flow-subject.js';
+import { windowEvidence, WindowedDetector, type Measured, type WindowedDetectorConfig, type WindowKeys, type WindowUnit } from './windowed-detector.js';
+import type { DetectorState } from '../detector-state.js';
+
+interface ExfiltrationWindow {
+  bytes: number;
+  flows: number;
+  dests: DistinctState;
+  ends: AlertEnds;
+  samples: FlowSample[];
+}
+
+/**
+ * exfiltration: bytes a workload sends to public networks within a window, far above its
+ * baseline. Counted from the sender's report only, so a flow seen by both ends counts once.
+ * Named networks listed as internal (a peered VPC, say) are not public.
+ */
+export class ExfiltrationDetector extends WindowedDetector<ExfiltrationWindow> {
+  readonly name = 'exfiltration';
+
+  constructor(
+    state: DetectorState,
+    table: string,
+    config: WindowedDetectorConfig,
+    private readonly internalNetworks: ReadonlySet<string>,
+  ) {
+    super(state, table, config);
+  }
+
+  protected keysOf(flow: EnrichedFlow): WindowKeys | undefined {
+    if (flow.reporter !== 'src' || flow.bytes_out === 0 || !isPublicDest(flow, this.internalNetworks)) return undefined;
+    const source = endKeysOf(flow, 'source');
+    return { key: source.entity, baseline: source.workload };
+  }
+
+  protected newState(): ExfiltrationWindow {
+    return { bytes: 0, flows: 0, dests: newDistinct(), ends: {}, samples: [] };
+  }
+
+  protected add(state: ExfiltrationWindow, flow: EnrichedFlow): void {
+    if (state.flows === 0) state.ends = alertEndsOf(flow);
+    state.bytes += flow.bytes_out;
+    state.flows += flow.num_flows;
+    if (addDistinct(state.dests, flow.dest_ip ?? flow.dest_name_aggr)) addSample(state.samples, sampleOf(flow));
+  }
+
+  protected measure(state: ExfiltrationWindow): number {
+    return state.bytes;
+  }
+
+  protected describe(unit: WindowUnit<ExfiltrationWindow>, flow: EnrichedFlow, measured: Measured): Detection {
+    const { state } = unit;
+    const source = endKeysOf(flow, 'source');
+    return {
+      detector: 'exfiltration',
+      identity: [source.entity],
+      severity: measured.value >= 4 * measured.limit ? 'critical' : 'high',
+      windowStart: unit.window,
+      time: flow.end_time,
+      ends: state.ends,
+      summary: `${source.entity} sent ${state.bytes} bytes to ${countDistinct(state.dests)} public destinations within ${this.config.windowMs / 1000} s (limit ${Math.round(measured.limit)})`,
+      evidence: {
+        ...windowEvidence(unit, measured, this.config.windowMs),
+        bytes_out: String(state.bytes),
+        destinations: someMembers(state.dests, 20).join(','),
+      },
+      count: state.flows,
+      magnitude: measured.value,
+      samples: state.samples,
+    };
+  }
+}

@@ -1,0 +1,133 @@
+import type { EnrichedFlow } from '../../schemas/types.js';
+import { learn, limitOf, newBaseline, type BaselineLimits, type BaselineStat } from '../baseline.js';
+import type { Detection, DetectorName } from '../detection.js';
+import type { DetectorState, StateTable } from '../detector-state.js';
+import type { DetectContext, Detector } from './detector.js';
+
+export interface WindowedDetectorConfig extends BaselineLimits {
+  /** Window length, milliseconds (tumbling, aligned to the epoch). */
+  readonly windowMs: number;
+  /** A workload's baseline is forgotten after this long without activity, milliseconds. */
+  readonly baselineTtlMs: number;
+}
+
+/** One key's current window. */
+export interface WindowUnit<S> {
+  window: number;
+  baseline: string;
+  /** The window alerted: it does not teach the baseline (an attack must not become normal). */
+  alerted: boolean;
+  state: S;
+}
+
+export interface BaselineUnit extends BaselineStat {
+  /** Event time it last learned. */
+  last: number;
+}
+
+export interface WindowKeys {
+  /** Whose window this is (a source pod, a source pod and one destination, ...). */
+  readonly key: string;
+  /** Whose baseline the window teaches and is judged by (a stable workload, and a port). */
+  readonly baseline: string;
+}
+
+export interface Measured {
+  readonly value: number;
+  readonly limit: number;
+  readonly baseline: BaselineStat | undefined;
+}
+
+/** The window a flow belongs to: the one its end falls in (an end on a boundary closes the earlier window). */
+export const windowOf = (time: number, windowMs: number): number => Math.floor((time - 1) / windowMs) * windowMs;
+
+/**
+ * The shape of the window detectors (port_scan, ip_sweep, denied_spike, exfiltration): per key,
+ * a measure over a tumbling event-time window, judged against the baseline of the key's stable
+ * workload. A flow arriving after its window closed counts in the key's current window.
+ */
+export abstract class WindowedDetector<S> implements Detector {
+  abstract readonly name: DetectorName;
+  protected readonly windows: StateTable<WindowUnit<S>>;
+  protected readonly baselines: StateTable<BaselineUnit>;
+
+  constructor(
+    state: DetectorState,
+    table: string,
+    protected readonly config: WindowedDetectorConfig,
+  ) {
+    this.windows = state.table(`${table}.window`);
+    this.baselines = state.table(`${table}.baseline`);
+  }
+
+  /** Which window a flow counts in, or undefined when the flow says nothing to this detector. */
+  protected abstract keysOf(flow: EnrichedFlow): WindowKeys | undefined;
+  protected abstract newState(): S;
+  protected abstract add(state: S, flow: EnrichedFlow): void;
+  protected abstract measure(state: S): number;
+  protected abstract describe(unit: WindowUnit<S>, flow: EnrichedFlow, measured: Measured): Detection;
+
+  observe(flow: EnrichedFlow, context: DetectContext): Detection | undefined {
+    const keys = this.keysOf(flow);
+    if (!keys) return undefined;
+    const window = windowOf(flow.end_time, this.config.windowMs);
+    let unit = this.windows.get(keys.key);
+    if (unit && window > unit.window) {
+      this.close(unit);
+      unit = undefined;
+    }
+    unit ??= { window, baseline: keys.baseline, alerted: false, state: this.newState() };
+    this.add(unit.state, flow);
+    this.windows.put(keys.key, unit);
+    if (context.learning) return undefined;
+    const value = this.measure(unit.state);
+    const baseline = this.baselines.get(unit.baseline);
+    const limit = limitOf(baseline, this.config);
+    if (value < limit) return undefined;
+    unit.alerted = true;
+    return this.describe(unit, flow, { value, limit, baseline });
+  }
+
+  closeUpTo(watermark: number): void {
+    const closed: string[] = [];
+    for (const [key, unit] of this.windows.entries()) {
+      // Least recently touched first: once a window is still open, later ones are too.
+      if (unit.window + this.config.windowMs > watermark) break;
+      this.close(unit);
+      closed.push(key);
+    }
+    for (const key of closed) this.windows.delete(key);
+    const forgotten: string[] = [];
+    for (const [key, baseline] of this.baselines.entries()) {
+      if (baseline.last + this.config.baselineTtlMs > watermark) break;
+      forgotten.push(key);
+    }
+    for (const key of forgotten) this.baselines.delete(key);
+  }
+
+  /** Active keys (for memory accounting). */
+  get activeKeys(): number {
+    return this.windows.size;
+  }
+
+  private close(unit: WindowUnit<S>): void {
+    if (unit.alerted) return;
+    const baseline = this.baselines.get(unit.baseline) ?? { ...newBaseline(), last: 0 };
+    learn(baseline, this.measure(unit.state));
+    baseline.last = Math.max(baseline.last, unit.window + this.config.windowMs);
+    this.baselines.put(unit.baseline, baseline);
+  }
+}
+
+/** Severity of a window measure: medium at the limit, high from `highFactor` times it. */
+export function severityOver(value: number, limit: number, highFactor = 4): 'medium' | 'high' {
+  return value >= highFactor * limit ? 'high' : 'medium';
+}
+
+export const windowEvidence = (unit: WindowUnit<unknown>, measured: Measured, windowMs: number): Record<string, string> => ({
+  window_start: String(unit.window),
+  window_ms: String(windowMs),
+  limit: String(Math.round(measured.limit)),
+  baseline_mean: measured.baseline ? measured.baseline.mean.toFixed(1) : 'none',
+  baseline_windows: String(measured.baseline?.n ?? 0),
+});

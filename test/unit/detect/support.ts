@@ -1,0 +1,50 @@
+import { DetectCore, type DetectOptions } from '../../../detect/detect-core.js';
+import type { FeedMatcher } from '../../../detect/detectors/ioc-detector.js';
+import type { Alert, EnrichedFlow } from '../../../schemas/types.js';
+
+export const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
+export const minute = 60_000;
+/** Learning: the first ten minutes of event time. */
+export const learnMs = 10 * minute;
+export const afterLearning = T0 + learnMs + minute;
+
+export const testOptions: DetectOptions = { learnMs, windowMs: minute, allowedLatenessMs: 5_000 };
+
+/** Flows of each minute from `from` (inclusive) to `to` (exclusive), made by `each(minuteStart)`. */
+export function everyMinute(from: number, to: number, each: (start: number) => EnrichedFlow[]): EnrichedFlow[] {
+  const flows: EnrichedFlow[] = [];
+  for (let start = from; start < to; start += minute) flows.push(...each(start));
+  return flows;
+}
+
+/** Flows in event order (a stable sort by end time), as one collector would emit them. */
+export const inEventOrder = (flows: readonly EnrichedFlow[]) => [...flows].sort((a, b) => a.end_time - b.end_time);
+
+export function detect(flows: readonly EnrichedFlow[], options: DetectOptions = testOptions, feeds?: FeedMatcher): { core: DetectCore; alerts: Alert[] } {
+  const core = new DetectCore(options, () => feeds);
+  const alerts: Alert[] = [];
+  for (let index = 0; index < flows.length; index += 100) alerts.push(...core.process(flows.slice(index, index + 100)));
+  return { core, alerts };
+}
+
+/**
+ * The same flows through a core that is restarted from its changelog at each cut: the state
+ * written so far is all the next core gets.
+ */
+export function detectWithRestarts(flows: readonly EnrichedFlow[], cuts: readonly number[], options: DetectOptions = testOptions, feeds?: FeedMatcher): Alert[] {
+  const changelog: { key: string; value: string | null }[] = [];
+  const alerts: Alert[] = [];
+  const bounds = [0, ...cuts, flows.length];
+  for (let part = 0; part + 1 < bounds.length; part++) {
+    const core = new DetectCore(options, () => feeds);
+    core.restore(changelog);
+    const slice = flows.slice(bounds[part], bounds[part + 1]);
+    for (let index = 0; index < slice.length; index += 100) {
+      alerts.push(...core.process(slice.slice(index, index + 100)));
+      changelog.push(...core.takeChanges());
+    }
+  }
+  return alerts;
+}
+
+export const opened = (alerts: readonly Alert[]) => alerts.filter((alert) => alert.revision === 0);
