@@ -1,0 +1,18 @@
+/** An AlertNotifier that keeps what it is given, for tests of the stages that notify. */
+import type { Alert } from '../../schemas/types.js';
+import type { AlertNotifier } from './alert-notifier.js';
+
+export class MemoryNotifier implements AlertNotifier {
+  readonly alerts: Alert[] = [];
+  closed = false;
+
+  notify(alert: Alert): void {
+    this.alerts.push(alert);
+  }
+
+  async drain(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
