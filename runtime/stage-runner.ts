@@ -27,6 +27,13 @@ export interface StageRunnerOptions {
   readonly maxBatchMessages?: number;
   /** Wall clock for dead-letter times; the stage's own logic never reads it. */
   readonly now?: () => number;
+  /**
+   * Called once the batch's messages were handled, before anything is sent: more outputs of the
+   * batch as a whole (a stage's state changelog), sent and acknowledged with the rest.
+   */
+  readonly batchDone?: (batch: IncomingBatch) => readonly StageOutput[] | Promise<readonly StageOutput[]>;
+  /** Called once every output of the batch was acknowledged (the batch is then acknowledged too). */
+  readonly batchSent?: (batch: IncomingBatch) => void;
 }
 
 /** The reason code of an error: its `code` when it has one (SCHEMA_CORRUPT_PAYLOAD, ...), else PROCESSING_FAILED. */
@@ -100,15 +107,16 @@ export class StageRunner {
     const { stage, handler, deadLetterTopic, recordType } = this.options;
     const now = this.options.now ?? Date.now;
     const outputs = new Map<string, OutgoingMessage[]>();
+    const collect = (output: StageOutput) => {
+      let list = outputs.get(output.topic);
+      if (!list) outputs.set(output.topic, (list = []));
+      list.push(output);
+    };
     const letters: OutgoingMessage[] = [];
     const reasons: string[] = [];
     for (const message of batch.messages) {
       try {
-        for (const output of await handler(message)) {
-          let list = outputs.get(output.topic);
-          if (!list) outputs.set(output.topic, (list = []));
-          list.push(output);
-        }
+        for (const output of await handler(message)) collect(output);
       } catch (error) {
         if (isRetriable(error)) throw error;
         const letter = deadLetterOf(stage, message, error, now(), recordType);
@@ -116,10 +124,12 @@ export class StageRunner {
         letters.push({ key: `${message.topic}/${message.partition}`, value: deadLetterCodec.encode(letter) });
       }
     }
+    for (const output of (await this.options.batchDone?.(batch)) ?? []) collect(output);
     const producer = this.producer!;
     const sends = [...outputs].map(([topic, messages]) => producer.send(topic, messages));
     if (letters.length > 0) sends.push(producer.send(deadLetterTopic, letters));
     await Promise.all(sends);
+    this.options.batchSent?.(batch);
     for (const reason of reasons) this.deadLetters.inc({ stage, reason });
     this.records.inc({ stage, outcome: 'ok' }, batch.messages.length - reasons.length);
     if (reasons.length > 0) this.records.inc({ stage, outcome: 'dead-letter' }, reasons.length);

@@ -10,6 +10,7 @@
 export interface OutgoingMessage {
   /** Partitioning key: messages with one key keep their order. */
   readonly key: string;
+  /** An empty value is a tombstone: on a compacted topic, the key goes away (Kafka writes null). */
   readonly value: Buffer;
   readonly headers?: Readonly<Record<string, string>>;
 }

@@ -60,7 +60,8 @@ export class KafkaBatchingProducer implements BusProducer {
       }
       let list = batch.byTopic.get(topic);
       if (!list) batch.byTopic.set(topic, (list = []));
-      list.push({ key: message.key, value: message.value, ...(message.headers ? { headers: { ...message.headers } } : {}) });
+      // An empty value is a tombstone: Kafka's null, which compaction removes with its key.
+      list.push({ key: message.key, value: message.value.length === 0 ? null : message.value, ...(message.headers ? { headers: { ...message.headers } } : {}) });
       const size = messageBytes(message);
       batch.bytes += size;
       this.bufferedBytes += size;

@@ -20,16 +20,19 @@ export function everyMinute(from: number, to: number, each: (start: number) => E
 /** Flows in event order (a stable sort by end time), as one collector would emit them. */
 export const inEventOrder = (flows: readonly EnrichedFlow[]) => [...flows].sort((a, b) => a.end_time - b.end_time);
 
+/** Flows per `process` call. */
+export const batchSize = 10;
+
 export function detect(flows: readonly EnrichedFlow[], options: DetectOptions = testOptions, feeds?: FeedMatcher): { core: DetectCore; alerts: Alert[] } {
   const core = new DetectCore(options, () => feeds);
   const alerts: Alert[] = [];
-  for (let index = 0; index < flows.length; index += 100) alerts.push(...core.process(flows.slice(index, index + 100)));
+  for (let index = 0; index < flows.length; index += batchSize) alerts.push(...core.process(flows.slice(index, index + batchSize)));
   return { core, alerts };
 }
 
 /**
- * The same flows through a core that is restarted from its changelog at each cut: the state
- * written so far is all the next core gets.
+ * The same flows through a core that is restarted from its changelog at each cut (a multiple of
+ * `batchSize`): the state written so far is all the next core gets.
  */
 export function detectWithRestarts(flows: readonly EnrichedFlow[], cuts: readonly number[], options: DetectOptions = testOptions, feeds?: FeedMatcher): Alert[] {
   const changelog: { key: string; value: string | null }[] = [];
@@ -39,8 +42,8 @@ export function detectWithRestarts(flows: readonly EnrichedFlow[], cuts: readonl
     const core = new DetectCore(options, () => feeds);
     core.restore(changelog);
     const slice = flows.slice(bounds[part], bounds[part + 1]);
-    for (let index = 0; index < slice.length; index += 100) {
-      alerts.push(...core.process(slice.slice(index, index + 100)));
+    for (let index = 0; index < slice.length; index += batchSize) {
+      alerts.push(...core.process(slice.slice(index, index + batchSize)));
       changelog.push(...core.takeChanges());
     }
   }

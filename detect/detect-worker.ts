@@ -1,0 +1,193 @@
+import { hostname } from 'node:os';
+import type { Bus, IncomingBatch, IncomingMessage } from '../runtime/bus/bus.js';
+import { readToEnd } from '../runtime/bus/read-to-end.js';
+import type { MetricsRegistry } from '../runtime/metrics.js';
+import { StageRunner, type StageOutput } from '../runtime/stage-runner.js';
+import { topics as defaultTopics } from '../runtime/topics.js';
+import { codecFor } from '../schemas/codec.js';
+import type { Alert } from '../schemas/types.js';
+import { DetectCore, type DetectOptions } from './detect-core.js';
+import type { StateChange } from './detector-state.js';
+import type { FeedMatcher } from './detectors/ioc-detector.js';
+
+export interface DetectWorkerOptions extends DetectOptions {
+  readonly bus: Bus;
+  readonly metrics: MetricsRegistry;
+  /** The current threat-feed index (swapped on refresh), if feeds are configured. */
+  readonly feeds?: () => FeedMatcher | undefined;
+  /** Consumer group of the flow input. Default `flowsentry-detect`. */
+  readonly groupId?: string;
+  readonly topics?: Partial<Record<WorkerTopic, string>>;
+  /** Longest a restore from the changelog may take, milliseconds. Default 5 minutes. */
+  readonly restoreTimeoutMs?: number;
+  readonly maxBatchMessages?: number;
+  /** Wall clock, for dead-letter times and restore timeouts only: detection runs on event time. */
+  readonly now?: () => number;
+  /** Called with each alert record sent (after the bus acknowledged it). */
+  readonly onAlerts?: (alerts: readonly Alert[]) => void;
+}
+
+type WorkerTopic = 'flowsEnriched' | 'alerts' | 'detectState' | 'deadLetters';
+
+const enrichedFlows = codecFor('EnrichedFlow');
+const alertCodec = codecFor('Alert');
+
+/** A partition's detector, and the last input offset its state includes. */
+interface PartitionCore {
+  readonly core: DetectCore;
+  offset: number;
+  /** A batch's outputs were handed to the runner and not yet acknowledged. */
+  unconfirmed: boolean;
+}
+
+/** The changelog key of a unit: the input partition it belongs to, then the unit's own key. */
+const changelogPrefix = (topic: string, partition: number) => `${topic}:${partition}/`;
+const offsetUnit = 'input/offset';
+
+/**
+ * The detect stage on the bus: one detector core per input partition (flows are keyed by source
+ * workload, so a partition holds whole workloads). After each batch the changed state units go
+ * to the compacted changelog with the batch's alerts, and the input offset is committed only once
+ * both were acknowledged. A partition this worker did not hold before — at start, after a
+ * rebalance, or after a gap in its offsets — is restored from the changelog first; messages the
+ * restored state already includes (a batch delivered again after a crash) are skipped, so a
+ * restart neither forgets nor alerts twice.
+ */
+export class DetectWorker {
+  private readonly topics: Record<WorkerTopic, string>;
+  private readonly cores = new Map<number, PartitionCore>();
+  private runner: StageRunner | undefined;
+  private readonly now: () => number;
+  private readonly metrics;
+  /** Alerts of the batch being handled, per partition. */
+  private readonly pending = new Map<number, Alert[]>();
+
+  constructor(private readonly options: DetectWorkerOptions) {
+    this.topics = {
+      flowsEnriched: options.topics?.flowsEnriched ?? defaultTopics.flowsEnriched,
+      alerts: options.topics?.alerts ?? defaultTopics.alerts,
+      detectState: options.topics?.detectState ?? defaultTopics.detectState,
+      deadLetters: options.topics?.deadLetters ?? defaultTopics.deadLetters,
+    };
+    this.now = options.now ?? Date.now;
+    const m = options.metrics;
+    this.metrics = {
+      alerts: m.counter('flowsentry_detect_alerts_total', 'Alert records sent, by detector and status.'),
+      restores: m.counter('flowsentry_detect_restores_total', 'Partitions restored from the state changelog.'),
+      skipped: m.counter('flowsentry_detect_skipped_messages_total', 'Messages delivered again that the restored state already included.'),
+      units: m.gauge('flowsentry_detect_state_units', 'Detector state units held, by input partition.'),
+      changes: m.counter('flowsentry_detect_state_changes_total', 'State units written to the changelog.'),
+    };
+  }
+
+  async start(): Promise<void> {
+    this.runner = new StageRunner({
+      stage: 'detect',
+      bus: this.options.bus,
+      groupId: this.options.groupId ?? 'flowsentry-detect',
+      inputTopics: [this.topics.flowsEnriched],
+      deadLetterTopic: this.topics.deadLetters,
+      handler: (message) => this.detectMessage(message),
+      batchDone: (batch) => this.batchDone(batch),
+      batchSent: (batch) => this.batchSent(batch),
+      recordType: 'EnrichedFlow',
+      metrics: this.options.metrics,
+      ...(this.options.maxBatchMessages ? { maxBatchMessages: this.options.maxBatchMessages } : {}),
+      now: this.now,
+    });
+    await this.runner.start();
+  }
+
+  async close(): Promise<void> {
+    await this.runner?.close();
+  }
+
+  /** The core of an input partition, if this worker holds it (tests and metrics). */
+  coreOf(partition: number): DetectCore | undefined {
+    return this.cores.get(partition)?.core;
+  }
+
+  private async partitionCore(message: IncomingMessage): Promise<PartitionCore> {
+    const held = this.cores.get(message.partition);
+    const offset = Number(message.offset);
+    // Held, its last batch acknowledged, and contiguous (or delivered again): go on. A batch that
+    // was never acknowledged left state the changelog lacks; a gap means someone else handled
+    // messages meanwhile. Either way, the changelog is the truth.
+    if (held && !held.unconfirmed && offset <= held.offset + 1) return held;
+    const restored = await this.restore(message.topic, message.partition);
+    this.cores.set(message.partition, restored);
+    this.pending.delete(message.partition);
+    return restored;
+  }
+
+  private async restore(topic: string, partition: number): Promise<PartitionCore> {
+    const prefix = changelogPrefix(topic, partition);
+    const changes = new Map<string, StateChange>();
+    await readToEnd({
+      bus: this.options.bus,
+      topic: this.topics.detectState,
+      groupId: `flowsentry-detect-restore-${hostname()}-${process.pid}-${this.now().toString(36)}-${partition}`,
+      timeoutMs: this.options.restoreTimeoutMs ?? 300_000,
+      now: this.now,
+      onBatch: (batch: IncomingBatch) => {
+        for (const message of batch.messages) {
+          if (!message.key.startsWith(prefix)) continue;
+          const key = message.key.slice(prefix.length);
+          changes.set(key, { key, value: message.value.length === 0 ? null : message.value.toString('utf8') });
+        }
+      },
+    });
+    const core = new DetectCore(this.options, this.options.feeds);
+    const offsetChange = changes.get(offsetUnit);
+    changes.delete(offsetUnit);
+    core.restore(changes.values());
+    this.metrics.restores.inc({ topic, partition: String(partition) });
+    return { core, offset: offsetChange?.value ? Number(JSON.parse(offsetChange.value)) : -1, unconfirmed: false };
+  }
+
+  private async detectMessage(message: IncomingMessage): Promise<StageOutput[]> {
+    const held = await this.partitionCore(message);
+    const offset = Number(message.offset);
+    if (offset <= held.offset) {
+      this.metrics.skipped.inc();
+      return [];
+    }
+    // Decoding throws on a corrupt message: the runner dead-letters it with the reason.
+    const flows = enrichedFlows.decodeAll(message.value);
+    const alerts = held.core.process(flows);
+    held.offset = offset;
+    if (alerts.length > 0) {
+      const list = this.pending.get(message.partition) ?? [];
+      list.push(...alerts);
+      this.pending.set(message.partition, list);
+    }
+    return alerts.map((alert) => ({ topic: this.topics.alerts, key: alert.fingerprint, value: alertCodec.encode(alert) }));
+  }
+
+  /** The batch's state changes, and the offset they include, for the changelog. */
+  private batchDone(batch: IncomingBatch): StageOutput[] {
+    const held = this.cores.get(batch.partition);
+    if (!held) return [];
+    const prefix = changelogPrefix(batch.topic, batch.partition);
+    const changes = held.core.takeChanges();
+    this.metrics.changes.inc({}, changes.length);
+    this.metrics.units.set(held.core.state.size, { partition: String(batch.partition) });
+    const outputs: StageOutput[] = changes.map((change) => ({
+      topic: this.topics.detectState,
+      key: `${prefix}${change.key}`,
+      value: change.value === null ? Buffer.alloc(0) : Buffer.from(change.value),
+    }));
+    outputs.push({ topic: this.topics.detectState, key: `${prefix}${offsetUnit}`, value: Buffer.from(JSON.stringify(held.offset)) });
+    held.unconfirmed = true;
+    return outputs;
+  }
+
+  private batchSent(batch: IncomingBatch): void {
+    const held = this.cores.get(batch.partition);
+    if (held) held.unconfirmed = false;
+    const alerts = this.pending.get(batch.partition) ?? [];
+    this.pending.delete(batch.partition);
+    for (const alert of alerts) this.metrics.alerts.inc({ detector: alert.detector, status: alert.status ?? 'open' });
+    if (alerts.length > 0) this.options.onAlerts?.(alerts);
+  }
+}
