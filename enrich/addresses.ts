@@ -22,7 +22,8 @@ function parseIpv4(text: string): bigint | undefined {
   return value;
 }
 
-function parseIpv6(text: string): bigint | undefined {
+/** An IPv6 address (also `::ffff:10.1.0.5` forms) as a 128-bit number, or undefined. */
+export function parseIpv6(text: string): bigint | undefined {
   let head = text;
   let tailV4: bigint | undefined;
   const lastColon = text.lastIndexOf(':');
@@ -114,7 +115,7 @@ export function parseCidr(text: string): Cidr {
 }
 
 /** An IPv4 address as an unsigned 32-bit number, or -1: the hot path of matching, without BigInt. */
-function ipv4Number(text: string): number {
+export function ipv4Number(text: string): number {
   let value = 0;
   let octet = 0;
   let digits = 0;

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { FeedConfigError } from '../../../../detect/feeds/feed-errors.js';
 import { FeedSet } from '../../../../detect/feeds/feed-set.js';
 import type { FeedRead, FeedSource } from '../../../../detect/feeds/feed-source.js';
@@ -143,6 +145,20 @@ describe('Detect > feeds > feed set', () => {
     await waitFor(() => source('c2').reads >= 4, { intervalMs: 5, description: 'more periodic reads' });
     await set.close();
     await assert.rejects(set.refresh(), /the feed set is closed/);
+  });
+
+  it('never keeps a process alive: a started set with a long period lets node exit', () => {
+    const script = [
+      "import { FeedSet } from './detect/feeds/feed-set.ts';",
+      "import { MemoryFeedSource } from './detect/feeds/memory-feed-source.ts';",
+      "const set = new FeedSet([{ name: 'a', location: 'a.txt', refreshMs: 3_600_000 }], { sourceOf: () => new MemoryFeedSource('a', '192.0.2.1') });",
+      "console.log((await set.start())[0].outcome);",
+    ].join('\n');
+    const repo = fileURLToPath(new URL('../../../../', import.meta.url));
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repo, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(child.stderr, '');
+    assert.equal(child.stdout, 'loaded\n');
+    assert.equal(child.status, 0);
   });
 
   it('rejects bad specs with every problem at once', () => {
