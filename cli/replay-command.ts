@@ -1,12 +1,18 @@
 import { existsSync } from 'node:fs';
-import { flowFileFormats, replayFiles, type FlowFileFormat } from '../enrich/replay.js';
+import { replayWithDetection } from '../detect/detect-replay.js';
+import { flowFileFormats, replayFiles, type FlowFileFormat, type ReplaySummary } from '../enrich/replay.js';
 import { optionProblems, parseOptions, type CliCommand } from './command.js';
+import { detectArgOptions, detectOptionsOf, detectOptionsUsage } from './detect-options.js';
 import { enrichArgOptions, enrichCoreOptionsOf, enrichOptionsUsage } from './enrich-options.js';
+import { loadFeedsOnce } from './feed-options.js';
 
 const usage = `flowsentry replay --flows FILE... [--format auto|calico|calico-json|vpc|conntrack] [--inventory FILE...] --enriched-out FILE
+                  [--alerts-out FILE [--feed FILE|URL...] [--learn DURATION] [detection options]]
 
 Runs ingest and enrich over files in event time (backfill, retro-hunting, tests) and writes
-EnrichedFlow records as JSON lines. Same input, same output.
+EnrichedFlow records as JSON lines; with --alerts-out, also detection: the first --learn of event
+time only trains baselines, and alerts (every revision) are written as Alert JSON lines. Same
+input, same output.
 
 options:
   --flows FILE             flow file (repeatable): Calico text or JSON, VPC Flow Logs (plain or
@@ -20,12 +26,19 @@ options:
   --node NAME              node name for Calico and conntrack files (default: each file's name)
 ${enrichOptionsUsage}
 
-example:
-  flowsentry replay --flows node-a.flowlogs --inventory pods.json --inventory watch.jsonl --enriched-out enriched.jsonl`;
+detection (with --alerts-out):
+  --alerts-out FILE        where alerts go, one Alert JSON object per line
+  --feed FILE|URL          a threat feed (repeatable): addresses and CIDRs, plain text or CSV
+${detectOptionsUsage}
+
+examples:
+  flowsentry replay --flows node-a.flowlogs --inventory pods.json --inventory watch.jsonl --enriched-out enriched.jsonl
+  flowsentry replay --flows vpc.log.gz --inventory watch.jsonl --enriched-out enriched.jsonl \\
+    --feed blocklist.txt --learn 30m --alerts-out alerts.jsonl`;
 
 export const replayCommand: CliCommand = {
   name: 'replay',
-  summary: 'run ingest and enrich over flow and inventory files, writing EnrichedFlow JSON lines',
+  summary: 'run ingest, enrich and (with --alerts-out) detection over flow and inventory files',
   usage,
   async run(args) {
     const problems: string[] = [];
@@ -36,7 +49,10 @@ export const replayCommand: CliCommand = {
       'enriched-out': { type: 'string' },
       'dead-letter-out': { type: 'string' },
       node: { type: 'string' },
+      'alerts-out': { type: 'string' },
+      feed: { type: 'string', multiple: true },
       ...enrichArgOptions,
+      ...detectArgOptions,
     });
     if (!values) return 2;
     if (!values.flows?.length) problems.push('--flows: give at least one flow file');
@@ -44,6 +60,10 @@ export const replayCommand: CliCommand = {
     const format = (values.format ?? 'auto') as FlowFileFormat;
     if (!flowFileFormats.includes(format)) problems.push(`--format: '${values.format}' is not one of ${flowFileFormats.join(', ')}`);
     const core = enrichCoreOptionsOf(values, problems);
+    const detect = detectOptionsOf(values, problems);
+    const alertsOut = values['alerts-out'];
+    const detectionOnly = Object.keys(detectArgOptions).filter((name) => values[name as keyof typeof detectArgOptions] !== undefined);
+    if (!alertsOut) for (const name of [...detectionOnly, ...(values.feed ? ['feed'] : [])]) problems.push(`--${name}: detection options need --alerts-out`);
     for (const file of [...(values.flows ?? []), ...(values.inventory ?? [])]) {
       if (!existsSync(file)) problems.push(`${file}: no such file`);
     }
@@ -52,7 +72,7 @@ export const replayCommand: CliCommand = {
       return 2;
     }
     const enrichedOut = values['enriched-out']!;
-    const summary = await replayFiles({
+    const replay = {
       ...core,
       flows: values.flows!,
       format,
@@ -60,12 +80,31 @@ export const replayCommand: CliCommand = {
       enrichedOut,
       deadLetterOut: values['dead-letter-out'] ?? `${enrichedOut}.deadletter.jsonl`,
       ...(values.node ? { node: values.node } : {}),
-    });
+    };
+    if (!alertsOut) {
+      report(await replayFiles(replay));
+      return 0;
+    }
+    const feeds = await loadFeedsOnce(values.feed ?? []);
+    if (feeds.problems.length > 0) {
+      console.error(optionProblems('replay', feeds.problems));
+      return 2;
+    }
+    const summary = await replayWithDetection({ ...replay, detect, ...(feeds.index ? { feeds: feeds.index } : {}), alertsOut });
+    report(summary);
+    const opened = Object.entries(summary.detection.alerts).filter(([, count]) => count > 0);
     console.error(
-      `replay: ${summary.flowsIn} flows in, ${summary.recordsOut} enriched records out, ` +
-        `${summary.inventoryEvents} inventory events (${summary.inventorySkipped} of other kinds skipped), ` +
-        `${summary.deadLetters} dead letters, ${summary.unknownEnds} unknown ends, ${summary.conflicts} address conflicts`,
+      `detect: ${summary.alertRecords} alert records (${opened.map(([name, count]) => `${count} ${name}`).join(', ') || 'no alerts'}), ` +
+        `${summary.detection.late} late flows${summary.detection.learning ? ', still learning at the end' : ''}`,
     );
     return 0;
   },
 };
+
+function report(summary: ReplaySummary): void {
+  console.error(
+    `replay: ${summary.flowsIn} flows in, ${summary.recordsOut} enriched records out, ` +
+      `${summary.inventoryEvents} inventory events (${summary.inventorySkipped} of other kinds skipped), ` +
+      `${summary.deadLetters} dead letters, ${summary.unknownEnds} unknown ends, ${summary.conflicts} address conflicts`,
+  );
+}

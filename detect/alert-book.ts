@@ -59,7 +59,7 @@ export class AlertBook {
     }
     if (!open) {
       const alert = this.build(fingerprint, detection);
-      this.table.put(fingerprint, {
+      this.table.touch(fingerprint, {
         alert,
         lastSeen: detection.time,
         sentMagnitude: detection.magnitude,
@@ -94,12 +94,12 @@ export class AlertBook {
     };
     if (!raised && !grown) {
       open.alert = updated;
-      this.table.put(fingerprint, open);
+      this.table.touch(fingerprint, open);
       return [];
     }
     open.alert = { ...updated, revision: (previous.revision ?? 0) + 1 };
     open.sentMagnitude = open.magnitude;
-    this.table.put(fingerprint, open);
+    this.table.touch(fingerprint, open);
     return [open.alert];
   }
 

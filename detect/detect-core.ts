@@ -11,6 +11,7 @@ import { defaultSensitivePorts, LateralMovementDetector, type LateralMovementCon
 import { PortScanDetector } from './detectors/port-scan-detector.js';
 import type { WindowedDetectorConfig } from './detectors/windowed-detector.js';
 import type { BaselineLimits } from './baseline.js';
+import { endKeysOf } from './flow-subject.js';
 
 const minute = 60_000;
 const advanceEveryMs = 1_000;
@@ -135,7 +136,7 @@ export class DetectCore {
       } else if (flow.end_time < clock.latest - this.latenessMs) {
         this.late++;
       }
-      const context = { learning: flow.end_time < clock.first + this.learnMs };
+      const context = { learning: flow.end_time < clock.first + this.learnMs, source: endKeysOf(flow, 'source'), dest: endKeysOf(flow, 'dest') };
       for (const detector of this.detectors) {
         const detection = detector.observe(flow, context);
         if (!detection) continue;

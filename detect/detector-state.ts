@@ -1,3 +1,5 @@
+import { Sketch } from './distinct-counter.js';
+
 /**
  * The detectors' state: tables of named units of plain data (a source's window, a workload's
  * baseline, an open alert), and the changes since the last checkpoint. The detect worker writes
@@ -16,11 +18,10 @@ export interface StateChange {
 
 export class StateTable<T> {
   private readonly units = new Map<string, T>();
+  /** Keys changed since the last checkpoint. */
+  readonly changed = new Set<string>();
 
-  constructor(
-    readonly name: string,
-    private readonly changed: Set<string>,
-  ) {}
+  constructor(readonly name: string) {}
 
   get size(): number {
     return this.units.size;
@@ -30,26 +31,28 @@ export class StateTable<T> {
     return this.units.get(key);
   }
 
-  /** Stores a unit (or stores it again after a change): it becomes the most recently touched and goes into the next checkpoint. */
+  /** Stores a unit, or records that it changed in place; it goes into the next checkpoint. Its place in the touch order stays. */
   put(key: string, unit: T): T {
+    this.units.set(key, unit);
+    this.changed.add(key);
+    return unit;
+  }
+
+  /** `put`, and the unit becomes the most recently touched (expiry and window closing read the oldest first). */
+  touch(key: string, unit: T): T {
     this.units.delete(key);
     this.units.set(key, unit);
-    this.changed.add(`${this.name}/${key}`);
+    this.changed.add(key);
     return unit;
   }
 
   delete(key: string): void {
-    if (this.units.delete(key)) this.changed.add(`${this.name}/${key}`);
+    if (this.units.delete(key)) this.changed.add(key);
   }
 
   /** Units, least recently touched first. */
   entries(): IterableIterator<[string, T]> {
     return this.units.entries();
-  }
-
-  /** The unit itself, for the changelog (no touch, no change). */
-  peek(key: string): T | undefined {
-    return this.units.get(key);
   }
 
   restore(key: string, unit: T | undefined): void {
@@ -60,12 +63,11 @@ export class StateTable<T> {
 
 export class DetectorState {
   private readonly tables = new Map<string, StateTable<unknown>>();
-  private readonly changed = new Set<string>();
 
   table<T>(name: string): StateTable<T> {
     if (name.includes('/')) throw new Error(`state table names have no '/': ${name}`);
     let table = this.tables.get(name);
-    if (!table) this.tables.set(name, (table = new StateTable<unknown>(name, this.changed)));
+    if (!table) this.tables.set(name, (table = new StateTable<unknown>(name)));
     return table as StateTable<T>;
   }
 
@@ -78,17 +80,22 @@ export class DetectorState {
 
   /** Changes not yet taken (a checkpoint that failed leaves them here, to be written again). */
   get pendingChanges(): number {
-    return this.changed.size;
+    let pending = 0;
+    for (const table of this.tables.values()) pending += table.changed.size;
+    return pending;
   }
 
   /** The changes since the last call, in key order (deterministic), and forgets them. */
   takeChanges(): StateChange[] {
-    const changes = [...this.changed].sort().map((key) => {
-      const slash = key.indexOf('/');
-      const unit = this.tables.get(key.slice(0, slash))?.peek(key.slice(slash + 1));
-      return { key, value: unit === undefined ? null : encodeUnit(unit) };
-    });
-    this.changed.clear();
+    const changes: StateChange[] = [];
+    for (const name of [...this.tables.keys()].sort()) {
+      const table = this.tables.get(name)!;
+      for (const key of [...table.changed].sort()) {
+        const unit = table.get(key);
+        changes.push({ key: `${name}/${key}`, value: unit === undefined ? null : encodeUnit(unit) });
+      }
+      table.changed.clear();
+    }
     return changes;
   }
 
@@ -102,17 +109,18 @@ export class DetectorState {
   }
 }
 
-/** Sketch registers (Uint8Array) travel as base64 inside the JSON form. */
-const bytesTag = '$bytes';
-
+/** A unit's JSON form. Sketches write themselves (`Sketch.toJSON`), so no replacer slows this down. */
 export function encodeUnit(unit: unknown): string {
-  return JSON.stringify(unit, (_key, value: unknown) => (value instanceof Uint8Array ? { [bytesTag]: Buffer.from(value).toString('base64') } : value));
+  return JSON.stringify(unit);
 }
 
+const sketchTag = '$sketch';
+
 export function decodeUnit(text: string): unknown {
+  if (!text.includes(sketchTag)) return JSON.parse(text);
   return JSON.parse(text, (_key, value: unknown) => {
-    if (value !== null && typeof value === 'object' && bytesTag in value) {
-      return new Uint8Array(Buffer.from(String((value as Record<string, unknown>)[bytesTag]), 'base64'));
+    if (value !== null && typeof value === 'object' && sketchTag in value) {
+      return new Sketch(new Uint8Array(Buffer.from(String((value as Record<string, unknown>)[sketchTag]), 'base64')));
     }
     return value;
   });

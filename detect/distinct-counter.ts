@@ -7,7 +7,16 @@ export interface DistinctState {
   /** Exact members while there are at most `exactBound` of them; null once the sketch took over. */
   members: (string | number)[] | null;
   /** HyperLogLog registers (2^precision bytes); present once the exact bound was passed. */
-  sketch?: Uint8Array;
+  sketch?: Sketch;
+}
+
+/** The registers, written as base64 in a unit's JSON form (see `detector-state.ts`). */
+export class Sketch {
+  constructor(readonly registers: Uint8Array) {}
+
+  toJSON(): { $sketch: string } {
+    return { $sketch: Buffer.from(this.registers).toString('base64') };
+  }
 }
 
 /** Exact members kept before switching to the sketch (256 ports or peers is far beyond any threshold). */
@@ -54,17 +63,17 @@ export function addDistinct(state: DistinctState, value: string | number): boole
     const registers = new Uint8Array(registerCount);
     for (const member of state.members) addToRegisters(registers, member);
     state.members = null;
-    state.sketch = registers;
+    state.sketch = new Sketch(registers);
     return true;
   }
-  addToRegisters(state.sketch ?? (state.sketch = new Uint8Array(registerCount)), value);
+  addToRegisters((state.sketch ??= new Sketch(new Uint8Array(registerCount))).registers, value);
   return true;
 }
 
 /** The number of distinct members: exact below the bound, the HyperLogLog estimate above it. */
 export function countDistinct(state: DistinctState): number {
   if (state.members) return state.members.length;
-  const registers = state.sketch ?? new Uint8Array(registerCount);
+  const registers = state.sketch?.registers ?? new Uint8Array(registerCount);
   let sum = 0;
   let zeros = 0;
   for (const register of registers) {

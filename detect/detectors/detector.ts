@@ -1,10 +1,14 @@
 import type { EnrichedFlow } from '../../schemas/types.js';
 import type { Detection, DetectorName } from '../detection.js';
+import type { FlowEndKeys } from '../flow-subject.js';
 
 /** What every detector sees besides the flow. */
 export interface DetectContext {
   /** Within the learning period: baselines learn, nothing alerts (threat feeds still do). */
   readonly learning: boolean;
+  /** Who both ends are, for detection (computed once per flow). */
+  readonly source: FlowEndKeys;
+  readonly dest: FlowEndKeys;
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { EnrichedFlow, FlowSample } from '../../schemas/types.js';
 import { addSample, type Detection } from '../detection.js';
 import { addDistinct, countDistinct, newDistinct, someMembers, type DistinctState } from '../distinct-counter.js';
-import { alertEndsOf, endKeysOf, isPublicDest, sampleOf, type AlertEnds } from '../flow-subject.js';
+import { alertEndsOf, isPublicDest, sampleOf } from '../flow-subject.js';
+import type { DetectContext } from './detector.js';
 import { windowEvidence, WindowedDetector, type Measured, type WindowedDetectorConfig, type WindowKeys, type WindowUnit } from './windowed-detector.js';
 import type { DetectorState } from '../detector-state.js';
 
@@ -9,7 +10,6 @@ interface ExfiltrationWindow {
   bytes: number;
   flows: number;
   dests: DistinctState;
-  ends: AlertEnds;
   samples: FlowSample[];
 }
 
@@ -30,18 +30,17 @@ export class ExfiltrationDetector extends WindowedDetector<ExfiltrationWindow> {
     super(state, table, config);
   }
 
-  protected keysOf(flow: EnrichedFlow): WindowKeys | undefined {
+  protected keysOf(flow: EnrichedFlow, context: DetectContext): WindowKeys | undefined {
     if (flow.reporter !== 'src' || flow.bytes_out === 0 || !isPublicDest(flow, this.internalNetworks)) return undefined;
-    const source = endKeysOf(flow, 'source');
+    const { source } = context;
     return { key: source.entity, baseline: source.workload };
   }
 
   protected newState(): ExfiltrationWindow {
-    return { bytes: 0, flows: 0, dests: newDistinct(), ends: {}, samples: [] };
+    return { bytes: 0, flows: 0, dests: newDistinct(), samples: [] };
   }
 
-  protected add(state: ExfiltrationWindow, flow: EnrichedFlow): void {
-    if (state.flows === 0) state.ends = alertEndsOf(flow);
+  protected add(state: ExfiltrationWindow, flow: EnrichedFlow, _context: DetectContext): void {
     state.bytes += flow.bytes_out;
     state.flows += flow.num_flows;
     if (addDistinct(state.dests, flow.dest_ip ?? flow.dest_name_aggr)) addSample(state.samples, sampleOf(flow));
@@ -51,16 +50,16 @@ export class ExfiltrationDetector extends WindowedDetector<ExfiltrationWindow> {
     return state.bytes;
   }
 
-  protected describe(unit: WindowUnit<ExfiltrationWindow>, flow: EnrichedFlow, measured: Measured): Detection {
+  protected describe(unit: WindowUnit<ExfiltrationWindow>, flow: EnrichedFlow, measured: Measured, context: DetectContext): Detection {
     const { state } = unit;
-    const source = endKeysOf(flow, 'source');
+    const { source } = context;
     return {
       detector: 'exfiltration',
       identity: [source.entity],
       severity: measured.value >= 4 * measured.limit ? 'critical' : 'high',
       windowStart: unit.window,
       time: flow.end_time,
-      ends: state.ends,
+      ends: alertEndsOf(flow),
       summary: `${source.entity} sent ${state.bytes} bytes to ${countDistinct(state.dests)} public destinations within ${this.config.windowMs / 1000} s (limit ${Math.round(measured.limit)})`,
       evidence: {
         ...windowEvidence(unit, measured, this.config.windowMs),

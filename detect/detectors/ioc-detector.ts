@@ -1,14 +1,14 @@
 import type { EnrichedFlow, FlowSample } from '../../schemas/types.js';
 import { addSample, type Detection } from '../detection.js';
 import type { DetectorState, StateTable } from '../detector-state.js';
-import { alertEndsOf, endKeysOf, sampleOf, type Side } from '../flow-subject.js';
+import { alertEndsOf, sampleOf, type FlowEndKeys, type Side } from '../flow-subject.js';
 import type { DetectContext, Detector } from './detector.js';
 import { windowOf } from './windowed-detector.js';
 
 /** A threat-feed entry that matched an address. */
 export interface FeedMatch {
   readonly feed: string;
-  /** The entry as the feed lists it (canonical): `203.0.113.0/24`, `198.51.100.7/32`. */
+  /** The entry as the feed lists it (canonical): `203.0.113.0/24`, a single address bare (`198.51.100.7`). */
   readonly entry: string;
   readonly note?: string;
 }
@@ -49,26 +49,25 @@ export class IocDetector implements Detector {
     this.windows = state.table('ioc.window');
   }
 
-  observe(flow: EnrichedFlow, _context: DetectContext): Detection | undefined {
+  observe(flow: EnrichedFlow, context: DetectContext): Detection | undefined {
     const feeds = this.feeds();
     if (!feeds) return undefined;
     const dest = flow.dest_ip ? feeds.match(flow.dest_ip) : undefined;
-    if (dest) return this.detect(flow, 'dest', dest);
+    if (dest) return this.detect(flow, 'dest', dest, context.source);
     const source = flow.source_ip ? feeds.match(flow.source_ip) : undefined;
-    return source ? this.detect(flow, 'source', source) : undefined;
+    return source ? this.detect(flow, 'source', source, context.dest) : undefined;
   }
 
-  private detect(flow: EnrichedFlow, listed: Side, match: FeedMatch): Detection {
-    const subject = endKeysOf(flow, listed === 'dest' ? 'source' : 'dest');
+  private detect(flow: EnrichedFlow, listed: Side, match: FeedMatch, subject: FlowEndKeys): Detection {
     const address = (listed === 'dest' ? flow.dest_ip : flow.source_ip)!;
     const key = `${subject.entity}|${match.feed}|${match.entry}`;
     const window = windowOf(flow.end_time, this.config.windowMs);
     let unit = this.windows.get(key);
-    if (!unit || window > unit.window) unit = { window, flows: 0, bytesOut: 0, samples: [] };
+    if (!unit || window > unit.window) this.windows.touch(key, (unit = { window, flows: 0, bytesOut: 0, samples: [] }));
+    else this.windows.put(key, unit);
     unit.flows += flow.num_flows;
     if (flow.reporter === 'src') unit.bytesOut += listed === 'dest' ? flow.bytes_out : flow.bytes_in;
     addSample(unit.samples, sampleOf(flow));
-    this.windows.put(key, unit);
     const allowed = flow.action === 'allow';
     const severity = !allowed ? 'medium' : unit.bytesOut >= this.config.criticalBytes ? 'critical' : 'high';
     const direction = listed === 'dest' ? `${subject.entity} connected to ${address}` : `${address} connected to ${subject.entity}`;
@@ -89,7 +88,8 @@ export class IocDetector implements Detector {
         ...(match.note ? { note: match.note } : {}),
       },
       count: unit.flows,
-      magnitude: unit.flows,
+      // Re-sent when it becomes critical, not as calls add up: each call is the same finding.
+      magnitude: 1,
       samples: unit.samples,
       indicator: match.entry,
       feed: match.feed,

@@ -1,14 +1,14 @@
 import type { EnrichedFlow, FlowSample } from '../../schemas/types.js';
 import { addSample, type Detection } from '../detection.js';
 import { addDistinct, countDistinct, newDistinct, someMembers, type DistinctState } from '../distinct-counter.js';
-import { alertEndsOf, endKeysOf, sampleOf, type AlertEnds } from '../flow-subject.js';
+import { alertEndsOf, sampleOf } from '../flow-subject.js';
 import { isReplyDirection } from './reply-direction.js';
+import type { DetectContext } from './detector.js';
 import { severityOver, windowEvidence, WindowedDetector, type Measured, type WindowKeys, type WindowUnit } from './windowed-detector.js';
 
 interface IpSweepWindow {
   dests: DistinctState;
   flows: number;
-  ends: AlertEnds;
   samples: FlowSample[];
 }
 
@@ -22,31 +22,31 @@ const portOf = (flow: EnrichedFlow) => `${flow.proto}/${flow.dest_port ?? '*'}`;
 export class IpSweepDetector extends WindowedDetector<IpSweepWindow> {
   readonly name = 'ip_sweep';
 
-  protected keysOf(flow: EnrichedFlow): WindowKeys | undefined {
+  protected keysOf(flow: EnrichedFlow, context: DetectContext): WindowKeys | undefined {
     if (isReplyDirection(flow)) return undefined;
-    const source = endKeysOf(flow, 'source');
+    const { source } = context;
     const port = portOf(flow);
     return { key: `${source.entity}>${port}`, baseline: `${source.workload}>${port}` };
   }
 
   protected newState(): IpSweepWindow {
-    return { dests: newDistinct(), flows: 0, ends: {}, samples: [] };
+    return { dests: newDistinct(), flows: 0, samples: [] };
   }
 
-  protected add(state: IpSweepWindow, flow: EnrichedFlow): void {
-    if (state.flows === 0) state.ends = alertEndsOf(flow);
+  protected add(state: IpSweepWindow, flow: EnrichedFlow, context: DetectContext): void {
     state.flows += flow.num_flows;
-    if (addDistinct(state.dests, endKeysOf(flow, 'dest').entity)) addSample(state.samples, sampleOf(flow));
+    // Samples from the second destination on: a source that uses one peer on a port keeps none.
+    if (addDistinct(state.dests, context.dest.entity) && countDistinct(state.dests) >= 2) addSample(state.samples, sampleOf(flow));
   }
 
   protected measure(state: IpSweepWindow): number {
     return countDistinct(state.dests);
   }
 
-  protected describe(unit: WindowUnit<IpSweepWindow>, flow: EnrichedFlow, measured: Measured): Detection {
+  protected describe(unit: WindowUnit<IpSweepWindow>, flow: EnrichedFlow, measured: Measured, context: DetectContext): Detection {
     const { state } = unit;
-    const source = endKeysOf(flow, 'source');
-    const ends = { ...state.ends, dest_ip: null, dest_type: null, dest_namespace: null, dest_name: null, dest_name_aggr: null, dest_labels: {}, dest_workload: null };
+    const { source } = context;
+    const ends = { ...alertEndsOf(flow), dest_ip: null, dest_type: null, dest_namespace: null, dest_name: null, dest_name_aggr: null, dest_labels: {}, dest_workload: null };
     return {
       detector: 'ip_sweep',
       identity: [source.entity],

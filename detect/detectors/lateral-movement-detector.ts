@@ -1,7 +1,7 @@
 import type { EnrichedFlow } from '../../schemas/types.js';
 import type { Detection } from '../detection.js';
 import type { DetectorState, StateTable } from '../detector-state.js';
-import { alertEndsOf, endKeysOf, isShortFlow, sampleOf, stableWorkloadOf } from '../flow-subject.js';
+import { alertEndsOf, isShortFlow, sampleOf, stableWorkloadOf } from '../flow-subject.js';
 import type { DetectContext, Detector } from './detector.js';
 import { isReplyDirection } from './reply-direction.js';
 
@@ -43,6 +43,9 @@ export const defaultSensitivePorts: readonly number[] = [
   443, 6443, 10250, 10255, 2379, 2380, // the Kubernetes API (as a Service, only its own), kubelet, etcd
   1433, 1521, 3306, 5432, 6379, 9042, 9200, 11211, 27017, // databases and stores
 ];
+
+/** How far a last-seen time may lag before it is stored again (expiry is measured in days). */
+const touchMs = 10 * 60_000;
 
 /** Trims a record of name → last seen to its `max` most recent entries. */
 function trim(record: Record<string, number>, max: number): void {
@@ -101,7 +104,7 @@ export class LateralMovementDetector implements Detector {
     if (flow.source_type !== 'wep' || flow.action !== 'allow' || isShortFlow(flow) || isReplyDirection(flow)) return undefined;
     const dest = this.destOf(flow);
     if (!dest) return undefined;
-    const source = endKeysOf(flow, 'source');
+    const { source } = context;
     const port = `${flow.proto}/${flow.dest_port ?? '*'}`;
     const edge = `${dest}|${port}`;
     const time = flow.end_time;
@@ -129,19 +132,28 @@ export class LateralMovementDetector implements Detector {
     return 'cross-namespace';
   }
 
+  /**
+   * Records an edge and a peer. Last-seen times only matter for expiry (days), so a unit is
+   * stored again — touched, and written to the changelog — only when something was added or its
+   * time moved by `touchMs`: a busy edge costs no changelog traffic.
+   */
   private remember(sourceWorkload: string, edge: string, peersKey: string, time: number): void {
-    const edges = this.edges.get(sourceWorkload) ?? { edges: {}, last: 0 };
-    const addedEdge = edges.edges[edge] === undefined;
-    edges.edges[edge] = Math.max(edges.edges[edge] ?? 0, time);
-    edges.last = Math.max(edges.last, time);
-    if (addedEdge) trim(edges.edges, this.config.maxEdgesPerWorkload);
-    this.edges.put(sourceWorkload, edges);
-    const peers = this.peers.get(peersKey) ?? { sources: {}, last: 0 };
-    const addedPeer = peers.sources[sourceWorkload] === undefined;
-    peers.sources[sourceWorkload] = Math.max(peers.sources[sourceWorkload] ?? 0, time);
-    peers.last = Math.max(peers.last, time);
-    if (addedPeer) trim(peers.sources, this.config.maxEdgesPerWorkload);
-    this.peers.put(peersKey, peers);
+    const edges = this.edges.get(sourceWorkload) ?? { edges: {}, last: Number.NEGATIVE_INFINITY };
+    const seen = edges.edges[edge];
+    if (seen === undefined || time - seen >= touchMs) {
+      edges.edges[edge] = time;
+      if (seen === undefined) trim(edges.edges, this.config.maxEdgesPerWorkload);
+      edges.last = Math.max(edges.last, time);
+      this.edges.touch(sourceWorkload, edges);
+    }
+    const peers = this.peers.get(peersKey) ?? { sources: {}, last: Number.NEGATIVE_INFINITY };
+    const since = peers.sources[sourceWorkload];
+    if (since === undefined || time - since >= touchMs) {
+      peers.sources[sourceWorkload] = time;
+      if (since === undefined) trim(peers.sources, this.config.maxEdgesPerWorkload);
+      peers.last = Math.max(peers.last, time);
+      this.peers.touch(peersKey, peers);
+    }
   }
 
   private detect(flow: EnrichedFlow, entity: string, edge: string, sensitive: boolean): Detection {
@@ -151,7 +163,7 @@ export class LateralMovementDetector implements Detector {
     novel.edges.push({ edge, time, sensitive });
     novel.edges = novel.edges.slice(-50);
     novel.last = time;
-    this.novel.put(entity, novel);
+    this.novel.touch(entity, novel);
     const count = novel.edges.length;
     const anySensitive = novel.edges.some((known) => known.sensitive);
     const severity = count >= 5 || (anySensitive && count >= 3) ? 'critical' : anySensitive || count >= 3 ? 'high' : 'medium';

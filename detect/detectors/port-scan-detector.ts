@@ -1,8 +1,9 @@
 import type { EnrichedFlow, FlowSample } from '../../schemas/types.js';
 import { addSample, type Detection } from '../detection.js';
 import { addDistinct, countDistinct, newDistinct, someMembers, type DistinctState } from '../distinct-counter.js';
-import { alertEndsOf, endKeysOf, isDenied, isShortFlow, sampleOf, type AlertEnds } from '../flow-subject.js';
+import { alertEndsOf, isDenied, isShortFlow, sampleOf } from '../flow-subject.js';
 import { isReplyDirection } from './reply-direction.js';
+import type { DetectContext } from './detector.js';
 import { severityOver, windowEvidence, WindowedDetector, type Measured, type WindowKeys, type WindowUnit } from './windowed-detector.js';
 
 interface PortScanWindow {
@@ -10,7 +11,6 @@ interface PortScanWindow {
   /** Ports touched by a denied or short flow: they count twice. */
   probes: DistinctState;
   flows: number;
-  ends: AlertEnds;
   samples: FlowSample[];
 }
 
@@ -23,21 +23,21 @@ interface PortScanWindow {
 export class PortScanDetector extends WindowedDetector<PortScanWindow> {
   readonly name = 'port_scan';
 
-  protected keysOf(flow: EnrichedFlow): WindowKeys | undefined {
+  protected keysOf(flow: EnrichedFlow, context: DetectContext): WindowKeys | undefined {
     if (flow.dest_port === null || flow.dest_port === undefined || isReplyDirection(flow)) return undefined;
-    const source = endKeysOf(flow, 'source');
-    return { key: `${source.entity}>${endKeysOf(flow, 'dest').entity}`, baseline: source.workload };
+    const { source } = context;
+    return { key: `${source.entity}>${context.dest.entity}`, baseline: source.workload };
   }
 
   protected newState(): PortScanWindow {
-    return { ports: newDistinct(), probes: newDistinct(), flows: 0, ends: {}, samples: [] };
+    return { ports: newDistinct(), probes: newDistinct(), flows: 0, samples: [] };
   }
 
-  protected add(state: PortScanWindow, flow: EnrichedFlow): void {
+  protected add(state: PortScanWindow, flow: EnrichedFlow, _context: DetectContext): void {
     const port = flow.dest_port!;
-    if (state.flows === 0) state.ends = alertEndsOf(flow);
     state.flows += flow.num_flows;
-    if (addDistinct(state.ports, port)) addSample(state.samples, sampleOf(flow));
+    // Samples from the second port on: a pair that talks on one port (almost all) keeps none.
+    if (addDistinct(state.ports, port) && countDistinct(state.ports) >= 2) addSample(state.samples, sampleOf(flow));
     if (isDenied(flow) || isShortFlow(flow)) addDistinct(state.probes, port);
   }
 
@@ -45,11 +45,11 @@ export class PortScanDetector extends WindowedDetector<PortScanWindow> {
     return countDistinct(state.ports) + countDistinct(state.probes);
   }
 
-  protected describe(unit: WindowUnit<PortScanWindow>, flow: EnrichedFlow, measured: Measured): Detection {
+  protected describe(unit: WindowUnit<PortScanWindow>, flow: EnrichedFlow, measured: Measured, context: DetectContext): Detection {
     const { state } = unit;
-    const source = endKeysOf(flow, 'source');
+    const { source } = context;
     const ports = countDistinct(state.ports);
-    const ends = { ...state.ends, dest_port: null };
+    const ends = { ...alertEndsOf(flow), dest_port: null };
     return {
       detector: 'port_scan',
       identity: [source.entity],
@@ -57,7 +57,7 @@ export class PortScanDetector extends WindowedDetector<PortScanWindow> {
       windowStart: unit.window,
       time: flow.end_time,
       ends,
-      summary: `${source.entity} touched ${ports} ports of ${endKeysOf(flow, 'dest').entity} within ${this.config.windowMs / 1000} s`,
+      summary: `${source.entity} touched ${ports} ports of ${context.dest.entity} within ${this.config.windowMs / 1000} s`,
       evidence: {
         ...windowEvidence(unit, measured, this.config.windowMs),
         distinct_ports: String(ports),

@@ -15,6 +15,8 @@ export interface WindowedDetectorConfig extends BaselineLimits {
 export interface WindowUnit<S> {
   window: number;
   baseline: string;
+  /** The limit of this window, from the baseline as it was when the window opened. */
+  limit: number;
   /** The window alerted: it does not teach the baseline (an attack must not become normal). */
   alerted: boolean;
   state: S;
@@ -61,14 +63,14 @@ export abstract class WindowedDetector<S> implements Detector {
   }
 
   /** Which window a flow counts in, or undefined when the flow says nothing to this detector. */
-  protected abstract keysOf(flow: EnrichedFlow): WindowKeys | undefined;
+  protected abstract keysOf(flow: EnrichedFlow, context: DetectContext): WindowKeys | undefined;
   protected abstract newState(): S;
-  protected abstract add(state: S, flow: EnrichedFlow): void;
+  protected abstract add(state: S, flow: EnrichedFlow, context: DetectContext): void;
   protected abstract measure(state: S): number;
-  protected abstract describe(unit: WindowUnit<S>, flow: EnrichedFlow, measured: Measured): Detection;
+  protected abstract describe(unit: WindowUnit<S>, flow: EnrichedFlow, measured: Measured, context: DetectContext): Detection;
 
   observe(flow: EnrichedFlow, context: DetectContext): Detection | undefined {
-    const keys = this.keysOf(flow);
+    const keys = this.keysOf(flow, context);
     if (!keys) return undefined;
     const window = windowOf(flow.end_time, this.config.windowMs);
     let unit = this.windows.get(keys.key);
@@ -76,16 +78,17 @@ export abstract class WindowedDetector<S> implements Detector {
       this.close(unit);
       unit = undefined;
     }
-    unit ??= { window, baseline: keys.baseline, alerted: false, state: this.newState() };
-    this.add(unit.state, flow);
-    this.windows.put(keys.key, unit);
+    if (unit) this.windows.put(keys.key, unit);
+    else {
+      const limit = limitOf(this.baselines.get(keys.baseline), this.config);
+      unit = this.windows.touch(keys.key, { window, baseline: keys.baseline, limit, alerted: false, state: this.newState() });
+    }
+    this.add(unit.state, flow, context);
     if (context.learning) return undefined;
     const value = this.measure(unit.state);
-    const baseline = this.baselines.get(unit.baseline);
-    const limit = limitOf(baseline, this.config);
-    if (value < limit) return undefined;
+    if (value < unit.limit) return undefined;
     unit.alerted = true;
-    return this.describe(unit, flow, { value, limit, baseline });
+    return this.describe(unit, flow, { value, limit: unit.limit, baseline: this.baselines.get(unit.baseline) }, context);
   }
 
   closeUpTo(watermark: number): void {
@@ -115,7 +118,7 @@ export abstract class WindowedDetector<S> implements Detector {
     const baseline = this.baselines.get(unit.baseline) ?? { ...newBaseline(), last: 0 };
     learn(baseline, this.measure(unit.state));
     baseline.last = Math.max(baseline.last, unit.window + this.config.windowMs);
-    this.baselines.put(unit.baseline, baseline);
+    this.baselines.touch(unit.baseline, baseline);
   }
 }
 
