@@ -85,12 +85,11 @@ export class DetectorState {
     return pending;
   }
 
-  /** The changes since the last call, in key order (deterministic), and forgets them. */
+  /** The changes since the last call, table by table in the order they changed (deterministic), and forgets them. */
   takeChanges(): StateChange[] {
     const changes: StateChange[] = [];
-    for (const name of [...this.tables.keys()].sort()) {
-      const table = this.tables.get(name)!;
-      for (const key of [...table.changed].sort()) {
+    for (const [name, table] of this.tables) {
+      for (const key of table.changed) {
         const unit = table.get(key);
         changes.push({ key: `${name}/${key}`, value: unit === undefined ? null : encodeUnit(unit) });
       }

@@ -4,8 +4,12 @@
  * base64), so it checkpoints as it is.
  */
 export interface DistinctState {
-  /** Exact members while there are at most `exactBound` of them; null once the sketch took over. */
-  members: (string | number)[] | null;
+  /**
+   * Exact members while there are at most `exactBound` of them; null once the sketch took over.
+   * Numbers (ports) are kept as they are; strings (peers) as a 32-bit hash, so the state stays
+   * small in the changelog: exact up to a hash collision (one in four billion per pair).
+   */
+  members: number[] | null;
   /** HyperLogLog registers (2^precision bytes); present once the exact bound was passed. */
   sketch?: Sketch;
 }
@@ -19,10 +23,10 @@ export class Sketch {
   }
 }
 
-/** Exact members kept before switching to the sketch (256 ports or peers is far beyond any threshold). */
-export const exactBound = 256;
-/** 2^10 registers: about 3% standard error, 1 KiB per counter. */
-const precision = 10;
+/** Exact members kept before switching to the sketch (thresholds are tens; baselines above this tolerate a few percent). */
+export const exactBound = 64;
+/** 2^9 registers: about 4.6% standard error, 512 bytes per counter. */
+const precision = 9;
 const registerCount = 1 << precision;
 
 export function newDistinct(): DistinctState {
@@ -45,8 +49,9 @@ function hash32(value: string | number): number {
   return hash >>> 0;
 }
 
-function addToRegisters(registers: Uint8Array, value: string | number): void {
-  const hash = hash32(value);
+/** Registers take a member as it is kept: a port, or a peer's hash (hashed again: ports are not spread). */
+function addToRegisters(registers: Uint8Array, member: number): void {
+  const hash = hash32(member);
   const index = hash >>> (32 - precision);
   const rest = (hash << precision) >>> 0;
   // Rank: position of the first 1 bit in the remaining 22 bits (1-based), 23 when they are all 0.
@@ -57,16 +62,17 @@ function addToRegisters(registers: Uint8Array, value: string | number): void {
 /** Adds a member; returns true when the count may have changed. */
 export function addDistinct(state: DistinctState, value: string | number): boolean {
   if (state.members) {
-    if (state.members.includes(value)) return false;
-    state.members.push(value);
+    const member = typeof value === 'number' ? value : hash32(value);
+    if (state.members.includes(member)) return false;
+    state.members.push(member);
     if (state.members.length <= exactBound) return true;
     const registers = new Uint8Array(registerCount);
-    for (const member of state.members) addToRegisters(registers, member);
+    for (const known of state.members) addToRegisters(registers, known);
     state.members = null;
     state.sketch = new Sketch(registers);
     return true;
   }
-  addToRegisters((state.sketch ??= new Sketch(new Uint8Array(registerCount))).registers, value);
+  addToRegisters((state.sketch ??= new Sketch(new Uint8Array(registerCount))).registers, typeof value === 'number' ? value : hash32(value));
   return true;
 }
 
@@ -87,7 +93,7 @@ export function countDistinct(state: DistinctState): number {
   return Math.round(estimate);
 }
 
-/** A few members for evidence (exact members only: a sketch does not remember them). */
-export function someMembers(state: DistinctState, limit: number): (string | number)[] {
+/** A few members of a counter of numbers (ports), for evidence; a sketch does not remember them. */
+export function someMembers(state: DistinctState, limit: number): number[] {
   return state.members ? state.members.slice(0, limit) : [];
 }

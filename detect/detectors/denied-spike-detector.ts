@@ -1,31 +1,33 @@
-import type { EnrichedFlow, FlowSample } from '../../schemas/types.js';
-import { addSample, type Detection } from '../detection.js';
-import { alertEndsOf, isDenied, sampleOf } from '../flow-subject.js';
+import type { EnrichedFlow } from '../../schemas/types.js';
+import type { Detection } from '../detection.js';
+import { alertEndsOf, isDenied } from '../flow-subject.js';
 import type { DetectContext } from './detector.js';
-import { severityOver, windowEvidence, WindowedDetector, type Measured, type WindowKeys, type WindowUnit } from './windowed-detector.js';
+import { severityOver, windowEvidence, WindowedDetector, type Measured, type WindowUnit } from './windowed-detector.js';
 
 interface DeniedWindow {
   denied: number;
-  samples: FlowSample[];
 }
 
 /** denied_spike: denied flows from a source far above what its workload is denied in a window. */
 export class DeniedSpikeDetector extends WindowedDetector<DeniedWindow> {
   readonly name = 'denied_spike';
 
-  protected keysOf(flow: EnrichedFlow, context: DetectContext): WindowKeys | undefined {
+  protected keyOf(flow: EnrichedFlow, context: DetectContext): string | undefined {
     if (!isDenied(flow)) return undefined;
-    const { source } = context;
-    return { key: source.entity, baseline: source.workload };
+    return context.source.entity;
+  }
+
+  protected baselineOf(_flow: EnrichedFlow, context: DetectContext): string {
+    return context.source.workload;
   }
 
   protected newState(): DeniedWindow {
-    return { denied: 0, samples: [] };
+    return { denied: 0 };
   }
 
-  protected add(state: DeniedWindow, flow: EnrichedFlow, _context: DetectContext): void {
+  protected add(state: DeniedWindow, flow: EnrichedFlow, _context: DetectContext): boolean {
     state.denied += flow.num_flows;
-    addSample(state.samples, sampleOf(flow));
+    return true;
   }
 
   protected measure(state: DeniedWindow): number {
@@ -46,7 +48,7 @@ export class DeniedSpikeDetector extends WindowedDetector<DeniedWindow> {
       evidence: { ...windowEvidence(unit, measured, this.config.windowMs), denied_flows: String(state.denied) },
       count: state.denied,
       magnitude: measured.value,
-      samples: state.samples,
+      samples: unit.samples,
     };
   }
 }

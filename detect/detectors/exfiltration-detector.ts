@@ -1,16 +1,15 @@
-import type { EnrichedFlow, FlowSample } from '../../schemas/types.js';
-import { addSample, type Detection } from '../detection.js';
-import { addDistinct, countDistinct, newDistinct, someMembers, type DistinctState } from '../distinct-counter.js';
-import { alertEndsOf, isPublicDest, sampleOf } from '../flow-subject.js';
+import type { EnrichedFlow } from '../../schemas/types.js';
+import type { Detection } from '../detection.js';
+import { addDistinct, countDistinct, newDistinct, type DistinctState } from '../distinct-counter.js';
+import { alertEndsOf, isPublicDest } from '../flow-subject.js';
 import type { DetectContext } from './detector.js';
-import { windowEvidence, WindowedDetector, type Measured, type WindowedDetectorConfig, type WindowKeys, type WindowUnit } from './windowed-detector.js';
+import { windowEvidence, WindowedDetector, type Measured, type WindowedDetectorConfig, type WindowUnit } from './windowed-detector.js';
 import type { DetectorState } from '../detector-state.js';
 
 interface ExfiltrationWindow {
   bytes: number;
   flows: number;
   dests: DistinctState;
-  samples: FlowSample[];
 }
 
 /**
@@ -30,20 +29,24 @@ export class ExfiltrationDetector extends WindowedDetector<ExfiltrationWindow> {
     super(state, table, config);
   }
 
-  protected keysOf(flow: EnrichedFlow, context: DetectContext): WindowKeys | undefined {
+  protected keyOf(flow: EnrichedFlow, context: DetectContext): string | undefined {
     if (flow.reporter !== 'src' || flow.bytes_out === 0 || !isPublicDest(flow, this.internalNetworks)) return undefined;
-    const { source } = context;
-    return { key: source.entity, baseline: source.workload };
+    return context.source.entity;
+  }
+
+  protected baselineOf(_flow: EnrichedFlow, context: DetectContext): string {
+    return context.source.workload;
   }
 
   protected newState(): ExfiltrationWindow {
-    return { bytes: 0, flows: 0, dests: newDistinct(), samples: [] };
+    return { bytes: 0, flows: 0, dests: newDistinct() };
   }
 
-  protected add(state: ExfiltrationWindow, flow: EnrichedFlow, _context: DetectContext): void {
+  protected add(state: ExfiltrationWindow, flow: EnrichedFlow, _context: DetectContext): boolean {
     state.bytes += flow.bytes_out;
     state.flows += flow.num_flows;
-    if (addDistinct(state.dests, flow.dest_ip ?? flow.dest_name_aggr)) addSample(state.samples, sampleOf(flow));
+    addDistinct(state.dests, flow.dest_ip ?? flow.dest_name_aggr);
+    return true;
   }
 
   protected measure(state: ExfiltrationWindow): number {
@@ -64,11 +67,11 @@ export class ExfiltrationDetector extends WindowedDetector<ExfiltrationWindow> {
       evidence: {
         ...windowEvidence(unit, measured, this.config.windowMs),
         bytes_out: String(state.bytes),
-        destinations: someMembers(state.dests, 20).join(','),
+        destinations: [...new Set(unit.samples.map((sample) => sample.dest_ip))].join(','),
       },
       count: state.flows,
       magnitude: measured.value,
-      samples: state.samples,
+      samples: unit.samples,
     };
   }
 }

@@ -1,15 +1,14 @@
-import type { EnrichedFlow, FlowSample } from '../../schemas/types.js';
-import { addSample, type Detection } from '../detection.js';
-import { addDistinct, countDistinct, newDistinct, someMembers, type DistinctState } from '../distinct-counter.js';
-import { alertEndsOf, sampleOf } from '../flow-subject.js';
+import type { EnrichedFlow } from '../../schemas/types.js';
+import type { Detection } from '../detection.js';
+import { addDistinct, countDistinct, newDistinct, type DistinctState } from '../distinct-counter.js';
+import { alertEndsOf } from '../flow-subject.js';
 import { isReplyDirection } from './reply-direction.js';
 import type { DetectContext } from './detector.js';
-import { severityOver, windowEvidence, WindowedDetector, type Measured, type WindowKeys, type WindowUnit } from './windowed-detector.js';
+import { severityOver, windowEvidence, WindowedDetector, type Measured, type WindowUnit } from './windowed-detector.js';
 
 interface IpSweepWindow {
   dests: DistinctState;
   flows: number;
-  samples: FlowSample[];
 }
 
 const portOf = (flow: EnrichedFlow) => `${flow.proto}/${flow.dest_port ?? '*'}`;
@@ -22,21 +21,22 @@ const portOf = (flow: EnrichedFlow) => `${flow.proto}/${flow.dest_port ?? '*'}`;
 export class IpSweepDetector extends WindowedDetector<IpSweepWindow> {
   readonly name = 'ip_sweep';
 
-  protected keysOf(flow: EnrichedFlow, context: DetectContext): WindowKeys | undefined {
+  protected keyOf(flow: EnrichedFlow, context: DetectContext): string | undefined {
     if (isReplyDirection(flow)) return undefined;
-    const { source } = context;
-    const port = portOf(flow);
-    return { key: `${source.entity}>${port}`, baseline: `${source.workload}>${port}` };
+    return `${context.source.entity}>${portOf(flow)}`;
+  }
+
+  protected baselineOf(flow: EnrichedFlow, context: DetectContext): string {
+    return `${context.source.workload}>${portOf(flow)}`;
   }
 
   protected newState(): IpSweepWindow {
-    return { dests: newDistinct(), flows: 0, samples: [] };
+    return { dests: newDistinct(), flows: 0 };
   }
 
-  protected add(state: IpSweepWindow, flow: EnrichedFlow, context: DetectContext): void {
+  protected add(state: IpSweepWindow, flow: EnrichedFlow, context: DetectContext): boolean {
     state.flows += flow.num_flows;
-    // Samples from the second destination on: a source that uses one peer on a port keeps none.
-    if (addDistinct(state.dests, context.dest.entity) && countDistinct(state.dests) >= 2) addSample(state.samples, sampleOf(flow));
+    return addDistinct(state.dests, context.dest.entity);
   }
 
   protected measure(state: IpSweepWindow): number {
@@ -59,11 +59,11 @@ export class IpSweepDetector extends WindowedDetector<IpSweepWindow> {
         ...windowEvidence(unit, measured, this.config.windowMs),
         distinct_destinations: String(measured.value),
         port: portOf(flow),
-        destinations: someMembers(state.dests, 20).join(','),
+        destinations: [...new Set(unit.samples.map((sample) => sample.dest_ip))].join(','),
       },
       count: state.flows,
       magnitude: measured.value,
-      samples: state.samples,
+      samples: unit.samples,
     };
   }
 }

@@ -1,17 +1,16 @@
-import type { EnrichedFlow, FlowSample } from '../../schemas/types.js';
-import { addSample, type Detection } from '../detection.js';
+import type { EnrichedFlow } from '../../schemas/types.js';
+import type { Detection } from '../detection.js';
 import { addDistinct, countDistinct, newDistinct, someMembers, type DistinctState } from '../distinct-counter.js';
-import { alertEndsOf, isDenied, isShortFlow, sampleOf } from '../flow-subject.js';
+import { alertEndsOf, isDenied, isShortFlow } from '../flow-subject.js';
 import { isReplyDirection } from './reply-direction.js';
 import type { DetectContext } from './detector.js';
-import { severityOver, windowEvidence, WindowedDetector, type Measured, type WindowKeys, type WindowUnit } from './windowed-detector.js';
+import { severityOver, windowEvidence, WindowedDetector, type Measured, type WindowUnit } from './windowed-detector.js';
 
 interface PortScanWindow {
   ports: DistinctState;
   /** Ports touched by a denied or short flow: they count twice. */
   probes: DistinctState;
   flows: number;
-  samples: FlowSample[];
 }
 
 /**
@@ -23,22 +22,25 @@ interface PortScanWindow {
 export class PortScanDetector extends WindowedDetector<PortScanWindow> {
   readonly name = 'port_scan';
 
-  protected keysOf(flow: EnrichedFlow, context: DetectContext): WindowKeys | undefined {
+  protected keyOf(flow: EnrichedFlow, context: DetectContext): string | undefined {
     if (flow.dest_port === null || flow.dest_port === undefined || isReplyDirection(flow)) return undefined;
-    const { source } = context;
-    return { key: `${source.entity}>${context.dest.entity}`, baseline: source.workload };
+    return `${context.source.entity}>${context.dest.entity}`;
+  }
+
+  protected baselineOf(_flow: EnrichedFlow, context: DetectContext): string {
+    return context.source.workload;
   }
 
   protected newState(): PortScanWindow {
-    return { ports: newDistinct(), probes: newDistinct(), flows: 0, samples: [] };
+    return { ports: newDistinct(), probes: newDistinct(), flows: 0 };
   }
 
-  protected add(state: PortScanWindow, flow: EnrichedFlow, _context: DetectContext): void {
+  protected add(state: PortScanWindow, flow: EnrichedFlow, _context: DetectContext): boolean {
     const port = flow.dest_port!;
     state.flows += flow.num_flows;
-    // Samples from the second port on: a pair that talks on one port (almost all) keeps none.
-    if (addDistinct(state.ports, port) && countDistinct(state.ports) >= 2) addSample(state.samples, sampleOf(flow));
-    if (isDenied(flow) || isShortFlow(flow)) addDistinct(state.probes, port);
+    const newPort = addDistinct(state.ports, port);
+    const newProbe = (isDenied(flow) || isShortFlow(flow)) && addDistinct(state.probes, port);
+    return newPort || newProbe;
   }
 
   protected measure(state: PortScanWindow): number {
@@ -66,7 +68,7 @@ export class PortScanDetector extends WindowedDetector<PortScanWindow> {
       },
       count: state.flows,
       magnitude: measured.value,
-      samples: state.samples,
+      samples: unit.samples,
     };
   }
 }

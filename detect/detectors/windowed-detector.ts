@@ -1,6 +1,7 @@
-import type { EnrichedFlow } from '../../schemas/types.js';
+import type { EnrichedFlow, FlowSample } from '../../schemas/types.js';
 import { learn, limitOf, newBaseline, type BaselineLimits, type BaselineStat } from '../baseline.js';
-import type { Detection, DetectorName } from '../detection.js';
+import { addSample, type Detection, type DetectorName } from '../detection.js';
+import { sampleOf } from '../flow-subject.js';
 import type { DetectorState, StateTable } from '../detector-state.js';
 import type { DetectContext, Detector } from './detector.js';
 
@@ -20,6 +21,8 @@ export interface WindowUnit<S> {
   /** The window alerted: it does not teach the baseline (an attack must not become normal). */
   alerted: boolean;
   state: S;
+  /** Flows that added evidence once the measure had reached half the limit: what an alert shows. */
+  samples: FlowSample[];
 }
 
 export interface BaselineUnit extends BaselineStat {
@@ -27,12 +30,6 @@ export interface BaselineUnit extends BaselineStat {
   last: number;
 }
 
-export interface WindowKeys {
-  /** Whose window this is (a source pod, a source pod and one destination, ...). */
-  readonly key: string;
-  /** Whose baseline the window teaches and is judged by (a stable workload, and a port). */
-  readonly baseline: string;
-}
 
 export interface Measured {
   readonly value: number;
@@ -62,30 +59,39 @@ export abstract class WindowedDetector<S> implements Detector {
     this.baselines = state.table(`${table}.baseline`);
   }
 
-  /** Which window a flow counts in, or undefined when the flow says nothing to this detector. */
-  protected abstract keysOf(flow: EnrichedFlow, context: DetectContext): WindowKeys | undefined;
+  /**
+   * Whose window a flow counts in (a source pod, a source pod and one destination, ...), or
+   * undefined when the flow says nothing to this detector.
+   */
+  protected abstract keyOf(flow: EnrichedFlow, context: DetectContext): string | undefined;
+  /** Whose baseline a new window teaches and is judged by (a stable workload, and a port). */
+  protected abstract baselineOf(flow: EnrichedFlow, context: DetectContext): string;
   protected abstract newState(): S;
-  protected abstract add(state: S, flow: EnrichedFlow, context: DetectContext): void;
+  /** Counts a flow in; true when it added evidence (a new port, a new peer, denied flows, bytes). */
+  protected abstract add(state: S, flow: EnrichedFlow, context: DetectContext): boolean;
   protected abstract measure(state: S): number;
   protected abstract describe(unit: WindowUnit<S>, flow: EnrichedFlow, measured: Measured, context: DetectContext): Detection;
 
   observe(flow: EnrichedFlow, context: DetectContext): Detection | undefined {
-    const keys = this.keysOf(flow, context);
-    if (!keys) return undefined;
+    const key = this.keyOf(flow, context);
+    if (key === undefined) return undefined;
     const window = windowOf(flow.end_time, this.config.windowMs);
-    let unit = this.windows.get(keys.key);
+    let unit = this.windows.get(key);
     if (unit && window > unit.window) {
       this.close(unit);
       unit = undefined;
     }
-    if (unit) this.windows.put(keys.key, unit);
+    if (unit) this.windows.put(key, unit);
     else {
-      const limit = limitOf(this.baselines.get(keys.baseline), this.config);
-      unit = this.windows.touch(keys.key, { window, baseline: keys.baseline, limit, alerted: false, state: this.newState() });
+      const baseline = this.baselineOf(flow, context);
+      const limit = limitOf(this.baselines.get(baseline), this.config);
+      unit = this.windows.touch(key, { window, baseline, limit, alerted: false, state: this.newState(), samples: [] });
     }
-    this.add(unit.state, flow, context);
+    const added = this.add(unit.state, flow, context);
     if (context.learning) return undefined;
     const value = this.measure(unit.state);
+    // Samples only once the window looks interesting: ordinary windows stay small in the changelog.
+    if (added && value >= unit.limit / 2) addSample(unit.samples, sampleOf(flow));
     if (value < unit.limit) return undefined;
     unit.alerted = true;
     return this.describe(unit, flow, { value, limit: unit.limit, baseline: this.baselines.get(unit.baseline) }, context);

@@ -53,7 +53,8 @@ describe('Detect > port_scan', () => {
     );
     const last = scans.at(-1)!;
     assert.equal(last.status, 'resolved');
-    assert.equal(last.evidence?.distinct_ports, '200');
+    // Past 64 members the count is a sketch's estimate, within a few percent.
+    assert.ok(Math.abs(Number(last.evidence?.distinct_ports) - 200) <= 15, `distinct ports ${last.evidence?.distinct_ports}`);
     assert.ok(scans.slice(0, -1).every((alert) => alert.status === 'open'));
     assert.equal(severityOf(scans, 'high'), true, 'a scan of 400 points against a limit of 30 is high');
   });
