@@ -5,6 +5,7 @@ import { MetricsRegistry } from '../runtime/metrics.js';
 import { topicSpecs } from '../runtime/topics.js';
 import { optionProblems, parseOptions, type CliCommand } from './command.js';
 import { enrichArgOptions, enrichCoreOptionsOf, enrichOptionsUsage } from './enrich-options.js';
+import { runUntilStopped } from './stage-process.js';
 
 const usage = `flowsentry enrich [options]
 
@@ -41,23 +42,16 @@ export const enrichCommand: CliCommand = {
     const bus = createBus(endpoints, { kind: 'kafka', clientId: 'flowsentry-enrich' });
     const metrics = new MetricsRegistry();
     const worker = new EnrichWorker({ ...core, bus, metrics, ...(values.group ? { groupId: values.group } : {}) });
-    let stop: () => void = () => undefined;
-    const stopped = new Promise<void>((resolveStop) => (stop = resolveStop));
-    process.once('SIGTERM', stop).once('SIGINT', stop);
-    try {
-      await bus.ensureTopics(topicSpecs(partitions));
-      // A stop while the inventory is still being read ends the start too.
-      const started = await Promise.race([worker.start().then(() => true), stopped.then(() => false)]);
-      if (started) {
-        console.error(`enrich: inventory read (${worker.core.table.stats.objects} objects), taking flows`);
-        await stopped;
-      }
-    } finally {
-      process.off('SIGTERM', stop).off('SIGINT', stop);
-      await worker.close();
-      await bus.close();
-      console.error(metrics.render().trim());
-    }
-    return 0;
+    return runUntilStopped({
+      name: 'enrich',
+      bus,
+      metrics,
+      start: async () => {
+        await bus.ensureTopics(topicSpecs(partitions));
+        await worker.start();
+      },
+      started: () => `inventory read (${worker.core.table.stats.objects} objects), taking flows`,
+      close: () => worker.close(),
+    });
   },
 };
