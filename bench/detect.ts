@@ -22,14 +22,13 @@
  * judges. The feed: 1M entries, 85% single addresses and 15% /16–/31 blocks, in public space.
  * Deterministic (LCG). One warm-up, then the median of 5; the cases take turns every 25 batches.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { DetectCore } from '../detect/detect-core.js';
 import { FeedIndex } from '../detect/feeds/feed-index.js';
 import { parseFeed } from '../detect/feeds/feed-parse.js';
 import { codecFor } from '../schemas/codec.js';
 import { noFlowExtras } from '../schemas/defaults.js';
 import type { EnrichedFlow } from '../schemas/types.js';
+import { heapAfterGc, median, random } from './measure.js';
 import { report, withBaseline, type Figure } from './report.js';
 
 const totalFlows = Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ?? 200_000);
@@ -52,26 +51,8 @@ const T0 = 1_767_225_600_000;
 const mib = 2 ** 20;
 const codec = codecFor('EnrichedFlow');
 
-const gc: () => void =
-  (globalThis as { gc?: () => void }).gc ??
-  (() => {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  })();
 
-function heapAfterGc(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
 
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 interface Pod {
   readonly namespace: string;
@@ -217,7 +198,6 @@ function sampleAll(cases: readonly Case[], batchCount: number, flows: number): n
   });
 }
 
-const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 function main(): void {
   const began = performance.now();

@@ -34,8 +34,6 @@
  * sample the cases take turns every 5 000 flows, so a shared machine's slow spells hit all alike. Heap figures need GC: `--expose-gc` is set at run time (or run
  * `node --expose-gc --import tsx bench/enrich.ts`).
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { aggregateFlows, defaultAggregationLevels } from '../enrich/aggregation.js';
 import { EnrichCore } from '../enrich/enrich-core.js';
 import { buildEnrichedFlow, destServiceOf, endOf, type DestService, type FlowEnd } from '../enrich/enriched-flow.js';
@@ -44,6 +42,7 @@ import { topics } from '../runtime/topics.js';
 import { codecFor } from '../schemas/codec.js';
 import { noEndpointIdentity, noFlowExtras } from '../schemas/defaults.js';
 import type { EnrichedFlow, InventoryEvent, Labels, RawFlow } from '../schemas/types.js';
+import { heapAfterGc, median, random } from './measure.js';
 import { report, withBaseline, type Figure } from './report.js';
 
 const totalFlows = Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ?? 30_000);
@@ -67,27 +66,8 @@ const GRACE_MS = 2_000;
 const T0 = 1_767_225_600_000;
 const mib = 2 ** 20;
 
-const gc: () => void =
-  (globalThis as { gc?: () => void }).gc ??
-  (() => {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  })();
 
-function heapAfterGc(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
 
-/** A small deterministic generator (LCG), so every run builds the same cluster and flows. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 const rawCodec = codecFor('RawFlow');
 const inventoryCodec = codecFor('InventoryEvent');
@@ -407,7 +387,6 @@ interface Case {
   readonly rates: number[];
 }
 
-const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /**
  * One sample of every case. The cases take turns on slices of CHUNK batches (in rotating order),

@@ -22,11 +22,10 @@
  * Flow addresses are flat strings, as decoded from Avro. Deterministic (LCG). Heap figures need
  * GC: `--expose-gc` is set at run time.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { FeedIndex } from '../detect/feeds/feed-index.js';
 import { parseFeed, parseFeedSteps } from '../detect/feeds/feed-parse.js';
 import type { Steps } from '../detect/feeds/slices.js';
+import { gc, median, random } from './measure.js';
 import { report, withBaseline, type Figure } from './report.js';
 
 const ENTRIES = Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ?? 1_000_000);
@@ -38,12 +37,6 @@ const MATCH_WARMUPS = 1;
 const MATCH_SAMPLES = 7;
 const mib = 2 ** 20;
 
-const gc: () => void =
-  (globalThis as { gc?: () => void }).gc ??
-  (() => {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  })();
 
 /** JS heap plus ArrayBuffer memory (typed arrays live outside the heap), after GC. */
 function memoryAfterGc(): { heap: number; arrayBuffers: number } {
@@ -53,16 +46,7 @@ function memoryAfterGc(): { heap: number; arrayBuffers: number } {
   return { heap: heapUsed, arrayBuffers };
 }
 
-/** A small deterministic generator (LCG), so every run reads the same feed and flows. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
-const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const ipv4 = (value: number) => `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
 /** A fresh sequential string, as a decoder makes (a template literal makes a rope). */
 const flat = (text: string) => Buffer.from(text, 'latin1').toString('latin1');

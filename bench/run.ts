@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
 const benches = readdirSync(dir)
-  .filter((file) => file.endsWith('.ts') && !['run.ts', 'report.ts'].includes(file))
+  .filter((file) => file.endsWith('.ts') && !['run.ts', 'report.ts', 'measure.ts'].includes(file))
   .map((file) => file.slice(0, -3));
 const [name, ...args] = process.argv.slice(2);
 if (!name || !existsSync(`${dir}/${name}.ts`)) {
