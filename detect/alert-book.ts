@@ -82,7 +82,8 @@ export class AlertBook {
     const raised = severityRank(detection.severity) > severityRank(previous.severity);
     const grown = open.magnitude >= 2 * open.sentMagnitude;
     const samples = [...(previous.samples ?? [])];
-    for (const sample of detection.samples) if (samples.length < maxSamples) samples.push(sample);
+    const known = new Set(samples.map((sample) => JSON.stringify(sample)));
+    for (const sample of detection.samples) if (samples.length < maxSamples && !known.has(JSON.stringify(sample))) samples.push(sample);
     const updated: Alert = {
       ...previous,
       severity: raised ? detection.severity : previous.severity,
@@ -105,22 +106,15 @@ export class AlertBook {
 
   /** Resolves the alerts with no evidence since `watermark - resolveAfterMs`; returns their last revisions. */
   resolveUpTo(watermark: number): Alert[] {
-    const resolved: Alert[] = [];
-    const quiet: string[] = [];
-    for (const [fingerprint, open] of this.table.entries()) {
-      // Least recently updated first: once one is still active, the rest are too (near enough;
-      // one a little out of order resolves at a later call).
-      if (open.lastSeen + this.options.resolveAfterMs > watermark) break;
-      quiet.push(fingerprint);
-      resolved.push(resolvedOf(open));
-    }
-    for (const fingerprint of quiet) this.table.delete(fingerprint);
-    return resolved;
+    // Least recently updated first: once one is still active, the rest are too (near enough; one
+    // a little out of order resolves at a later call).
+    return this.table.takeDue((open) => open.lastSeen + this.options.resolveAfterMs <= watermark).map(([, open]) => resolvedOf(open));
   }
 
   private build(fingerprint: string, detection: Detection): Alert {
     return {
-      alert_id: `${fingerprint}:${detection.windowStart}`,
+      // The opening detection's time: a later episode always opens later, so never reuses an id.
+      alert_id: `${fingerprint}:${detection.time}`,
       fingerprint,
       detector: detection.detector,
       severity: detection.severity,

@@ -90,7 +90,7 @@ export class DetectCore {
     this.learnMs = options.learnMs ?? hour;
     this.latenessMs = options.allowedLatenessMs ?? 30_000;
     this.clock = this.state.table<ClockUnit>('clock');
-    this.book = new AlertBook(this.state.table<OpenAlert>('alerts'), { resolveAfterMs: options.resolveAfterMs ?? 3 * windowMs });
+    this.book = new AlertBook(this.state.table<OpenAlert>('alerts', (open) => open.lastSeen), { resolveAfterMs: options.resolveAfterMs ?? 3 * windowMs });
     const windowed = (limits: BaselineLimits, given: Partial<BaselineLimits> | undefined): WindowedDetectorConfig => ({ ...limits, ...given, windowMs, baselineTtlMs });
     const lateral = options.lateralMovement ?? {};
     const enabled = new Set(options.detectors ?? detectorNames);

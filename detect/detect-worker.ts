@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Bus, IncomingBatch, IncomingMessage } from '../runtime/bus/bus.js';
 import { readToEnd } from '../runtime/bus/read-to-end.js';
@@ -6,6 +7,7 @@ import { StageRunner, type StageOutput } from '../runtime/stage-runner.js';
 import { topics as defaultTopics } from '../runtime/topics.js';
 import { codecFor } from '../schemas/codec.js';
 import type { Alert } from '../schemas/types.js';
+import { latestEnd } from '../enrich/enrich-core.js';
 import { DetectCore, type DetectOptions } from './detect-core.js';
 import type { StateChange } from './detector-state.js';
 import type { FeedMatcher } from './detectors/ioc-detector.js';
@@ -18,6 +20,8 @@ export interface DetectWorkerOptions extends DetectOptions {
   /** Consumer group of the flow input. Default `flowsentry-detect`. */
   readonly groupId?: string;
   readonly topics?: Partial<Record<WorkerTopic, string>>;
+  /** How long (event time) a message is remembered to drop an identical one delivered again upstream, milliseconds. Default 15 minutes. */
+  readonly duplicateWindowMs?: number;
   /** Longest a restore from the changelog may take, milliseconds. Default 5 minutes. */
   readonly restoreTimeoutMs?: number;
   readonly maxBatchMessages?: number;
@@ -75,6 +79,7 @@ export class DetectWorker {
       alerts: m.counter('flowsentry_detect_alerts_total', 'Alert records sent, by detector and status.'),
       restores: m.counter('flowsentry_detect_restores_total', 'Partitions restored from the state changelog.'),
       skipped: m.counter('flowsentry_detect_skipped_messages_total', 'Messages delivered again that the restored state already included.'),
+      duplicates: m.counter('flowsentry_detect_duplicate_messages_total', 'Messages identical to one seen recently (an upstream retry wrote it twice), dropped.'),
       units: m.gauge('flowsentry_detect_state_units', 'Detector state units held, by input partition.'),
       changes: m.counter('flowsentry_detect_state_changes_total', 'State units written to the changelog.'),
     };
@@ -152,10 +157,22 @@ export class DetectWorker {
       this.metrics.skipped.inc();
       return [];
     }
-    // Decoding throws on a corrupt message: the runner dead-letters it with the reason.
-    const flows = enrichedFlows.decodeAll(message.value);
-    const alerts = held.core.process(flows);
+    // A corrupt message is handled too: decoding throws, the runner dead-letters it with the reason.
     held.offset = offset;
+    // At-least-once upstream: a producer retry or a restarted enrich worker may write a message
+    // twice. Counts (denied flows, bytes) must not double, so an identical message seen within
+    // the duplicate window is dropped; the digests are state, restored like the rest.
+    const seen = held.core.state.table<number>('input.seen', (time) => time);
+    const digest = createHash('sha256').update(message.value).digest('base64url').slice(0, 22);
+    if (seen.get(digest) !== undefined) {
+      this.metrics.duplicates.inc();
+      return [];
+    }
+    const flows = enrichedFlows.decodeAll(message.value);
+    seen.touch(digest, latestEnd(flows));
+    const alerts = held.core.process(flows);
+    const forgetBefore = held.core.watermark - (this.options.duplicateWindowMs ?? 15 * 60_000);
+    seen.takeDue((time) => time < forgetBefore);
     if (alerts.length > 0) {
       const list = this.pending.get(message.partition) ?? [];
       list.push(...alerts);
@@ -164,22 +181,26 @@ export class DetectWorker {
     return alerts.map((alert) => ({ topic: this.topics.alerts, key: alert.fingerprint, value: alertCodec.encode(alert) }));
   }
 
-  /** The batch's state changes, and the offset they include, for the changelog. */
-  private batchDone(batch: IncomingBatch): StageOutput[] {
+  /**
+   * The batch's state changes, then the offset they include, for the changelog: written after
+   * the batch's alerts were acknowledged, the offset last. (A batch whose units landed but whose
+   * offset did not is applied again on retry: closing that needs Kafka transactions.)
+   */
+  private batchDone(batch: IncomingBatch): StageOutput[][] {
     const held = this.cores.get(batch.partition);
     if (!held) return [];
     const prefix = changelogPrefix(batch.topic, batch.partition);
     const changes = held.core.takeChanges();
     this.metrics.changes.inc({}, changes.length);
     this.metrics.units.set(held.core.state.size, { partition: String(batch.partition) });
-    const outputs: StageOutput[] = changes.map((change) => ({
+    const units: StageOutput[] = changes.map((change) => ({
       topic: this.topics.detectState,
       key: `${prefix}${change.key}`,
       value: change.value === null ? Buffer.alloc(0) : Buffer.from(change.value),
     }));
-    outputs.push({ topic: this.topics.detectState, key: `${prefix}${offsetUnit}`, value: Buffer.from(JSON.stringify(held.offset)) });
+    const offset: StageOutput = { topic: this.topics.detectState, key: `${prefix}${offsetUnit}`, value: Buffer.from(JSON.stringify(held.offset)) };
     held.unconfirmed = true;
-    return outputs;
+    return [units, [offset]];
   }
 
   private batchSent(batch: IncomingBatch): void {

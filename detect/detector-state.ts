@@ -17,11 +17,15 @@ export interface StateChange {
 }
 
 export class StateTable<T> {
-  private readonly units = new Map<string, T>();
+  private units = new Map<string, T>();
   /** Keys changed since the last checkpoint. */
   readonly changed = new Set<string>();
 
-  constructor(readonly name: string) {}
+  /** `orderOf` gives a unit's place in touch order from its own data (a time), to rebuild that order after a restore. */
+  constructor(
+    readonly name: string,
+    private readonly orderOf?: (unit: T) => number,
+  ) {}
 
   get size(): number {
     return this.units.size;
@@ -46,8 +50,27 @@ export class StateTable<T> {
     return unit;
   }
 
+  /** Records that the unit under `key`, changed in place, goes into the next checkpoint. */
+  changedInPlace(key: string): void {
+    this.changed.add(key);
+  }
+
   delete(key: string): void {
     if (this.units.delete(key)) this.changed.add(key);
+  }
+
+  /**
+   * Removes and returns the units that are due, oldest first, stopping at the first that is not
+   * (later ones were touched more recently): window closing and expiry cost only what they remove.
+   */
+  takeDue(isDue: (unit: T) => boolean): [string, T][] {
+    const due: [string, T][] = [];
+    for (const entry of this.units) {
+      if (!isDue(entry[1])) break;
+      due.push(entry);
+    }
+    for (const [key] of due) this.delete(key);
+    return due;
   }
 
   /** Units, least recently touched first. */
@@ -59,15 +82,28 @@ export class StateTable<T> {
     if (unit === undefined) this.units.delete(key);
     else this.units.set(key, unit);
   }
+
+  /**
+   * Puts restored units back in touch order. A changelog read back is in no useful order (its
+   * partitions interleave, compaction keeps last writes), and window closing and expiry read the
+   * oldest first and stop at the first that is not due.
+   */
+  reorder(): void {
+    const orderOf = this.orderOf;
+    if (!orderOf) return;
+    const entries = [...this.units].sort(([a, unitA], [b, unitB]) => orderOf(unitA) - orderOf(unitB) || (a < b ? -1 : a > b ? 1 : 0));
+    this.units = new Map(entries);
+  }
 }
 
 export class DetectorState {
   private readonly tables = new Map<string, StateTable<unknown>>();
 
-  table<T>(name: string): StateTable<T> {
+  /** The table `name`; `orderOf` (given by its owner at first use) restores its touch order after a restore. */
+  table<T>(name: string, orderOf?: (unit: T) => number): StateTable<T> {
     if (name.includes('/')) throw new Error(`state table names have no '/': ${name}`);
     let table = this.tables.get(name);
-    if (!table) this.tables.set(name, (table = new StateTable<unknown>(name)));
+    if (!table) this.tables.set(name, (table = new StateTable<unknown>(name, orderOf as ((unit: unknown) => number) | undefined)));
     return table as StateTable<T>;
   }
 
@@ -105,6 +141,7 @@ export class DetectorState {
       if (slash <= 0) throw new Error(`detector state key without a table: '${change.key}'`);
       this.table(change.key.slice(0, slash)).restore(change.key.slice(slash + 1), change.value === null ? undefined : decodeUnit(change.value));
     }
+    for (const table of this.tables.values()) table.reorder();
   }
 }
 

@@ -32,6 +32,8 @@ export class RespondWorker {
   private runner: StageRunner | undefined;
   /** The notifier's dead letters, written with the batch that made them. */
   private readonly letters: DeadLetter[] = [];
+  /** Dead letters in the batch being written. */
+  private writing = 0;
   private readonly notifier: AlertNotifier;
 
   constructor(private readonly options: RespondWorkerOptions) {
@@ -49,7 +51,13 @@ export class RespondWorker {
       handler: (message) => this.respond(message),
       batchDone: async () => {
         await this.notifier.drain();
-        return this.letters.splice(0).map((letter) => ({ topic: deadLetters, key: 'notify', value: deadLetterCodec.encode(letter) }));
+        // Kept until written: a send that fails leaves them for the batch's retry.
+        this.writing = this.letters.length;
+        return [this.letters.map((letter) => ({ topic: deadLetters, key: 'notify', value: deadLetterCodec.encode(letter) }))];
+      },
+      batchSent: () => {
+        this.letters.splice(0, this.writing);
+        this.writing = 0;
       },
       recordType: 'Alert',
       metrics: this.options.metrics,

@@ -28,10 +28,12 @@ export interface StageRunnerOptions {
   /** Wall clock for dead-letter times; the stage's own logic never reads it. */
   readonly now?: () => number;
   /**
-   * Called once the batch's messages were handled, before anything is sent: more outputs of the
-   * batch as a whole (a stage's state changelog), sent and acknowledged with the rest.
+   * Called once the batch's messages were handled: more outputs of the batch as a whole (a
+   * stage's state changelog), in phases. They are sent after the handler's outputs and dead
+   * letters were acknowledged, one phase after the other, so a stage can write what a restart
+   * trusts (an input offset) last.
    */
-  readonly batchDone?: (batch: IncomingBatch) => readonly StageOutput[] | Promise<readonly StageOutput[]>;
+  readonly batchDone?: (batch: IncomingBatch) => readonly (readonly StageOutput[])[] | Promise<readonly (readonly StageOutput[])[]>;
   /** Called once every output of the batch was acknowledged (the batch is then acknowledged too). */
   readonly batchSent?: (batch: IncomingBatch) => void;
 }
@@ -124,11 +126,19 @@ export class StageRunner {
         letters.push({ key: `${message.topic}/${message.partition}`, value: deadLetterCodec.encode(letter) });
       }
     }
-    for (const output of (await this.options.batchDone?.(batch)) ?? []) collect(output);
     const producer = this.producer!;
     const sends = [...outputs].map(([topic, messages]) => producer.send(topic, messages));
     if (letters.length > 0) sends.push(producer.send(deadLetterTopic, letters));
     await Promise.all(sends);
+    for (const phase of (await this.options.batchDone?.(batch)) ?? []) {
+      const byTopic = new Map<string, OutgoingMessage[]>();
+      for (const output of phase) {
+        const list = byTopic.get(output.topic);
+        if (list) list.push(output);
+        else byTopic.set(output.topic, [output]);
+      }
+      await Promise.all([...byTopic].map(([topic, messages]) => producer.send(topic, messages)));
+    }
     this.options.batchSent?.(batch);
     for (const reason of reasons) this.deadLetters.inc({ stage, reason });
     this.records.inc({ stage, outcome: 'ok' }, batch.messages.length - reasons.length);

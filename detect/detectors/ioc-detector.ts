@@ -46,7 +46,7 @@ export class IocDetector implements Detector {
     private readonly feeds: () => FeedMatcher | undefined,
     private readonly config: IocConfig,
   ) {
-    this.windows = state.table('ioc.window');
+    this.windows = state.table<IocWindow>('ioc.window', (unit) => unit.window);
   }
 
   observe(flow: EnrichedFlow, context: DetectContext): Detection | undefined {
@@ -64,7 +64,7 @@ export class IocDetector implements Detector {
     const window = windowOf(flow.end_time, this.config.windowMs);
     let unit = this.windows.get(key);
     if (!unit || window > unit.window) this.windows.touch(key, (unit = { window, flows: 0, bytesOut: 0, samples: [] }));
-    else this.windows.put(key, unit);
+    else this.windows.changedInPlace(key);
     unit.flows += flow.num_flows;
     if (flow.reporter === 'src') unit.bytesOut += listed === 'dest' ? flow.bytes_out : flow.bytes_in;
     addSample(unit.samples, sampleOf(flow));
@@ -97,11 +97,6 @@ export class IocDetector implements Detector {
   }
 
   closeUpTo(watermark: number): void {
-    const old: string[] = [];
-    for (const [key, unit] of this.windows.entries()) {
-      if (unit.window + this.config.windowMs > watermark) break;
-      old.push(key);
-    }
-    for (const key of old) this.windows.delete(key);
+    this.windows.takeDue((unit) => unit.window + this.config.windowMs <= watermark);
   }
 }

@@ -36,7 +36,8 @@ export class IpSweepDetector extends WindowedDetector<IpSweepWindow> {
 
   protected add(state: IpSweepWindow, flow: EnrichedFlow, context: DetectContext): boolean {
     state.flows += flow.num_flows;
-    return addDistinct(state.dests, context.dest.entity);
+    // A pod destination counts as its workload: a rollout (old and new pods side by side) is not more targets.
+    return addDistinct(state.dests, flow.dest_type === 'wep' ? context.dest.workload : context.dest.entity);
   }
 
   protected measure(state: IpSweepWindow): number {

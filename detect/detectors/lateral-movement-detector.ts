@@ -51,7 +51,7 @@ const touchMs = 10 * 60_000;
 function trim(record: Record<string, number>, max: number): void {
   const names = Object.keys(record);
   if (names.length <= max) return;
-  names.sort((a, b) => record[a]! - record[b]! || a.localeCompare(b));
+  names.sort((a, b) => record[a]! - record[b]! || (a < b ? -1 : a > b ? 1 : 0));
   for (const name of names.slice(0, names.length - max)) delete record[name];
 }
 
@@ -73,9 +73,9 @@ export class LateralMovementDetector implements Detector {
     state: DetectorState,
     private readonly config: LateralMovementConfig,
   ) {
-    this.edges = state.table('lateral.edges');
-    this.peers = state.table('lateral.peers');
-    this.novel = state.table('lateral.novel');
+    this.edges = state.table<EdgesUnit>('lateral.edges', (unit) => unit.last);
+    this.peers = state.table<PeersUnit>('lateral.peers', (unit) => unit.last);
+    this.novel = state.table<NovelUnit>('lateral.novel', (unit) => unit.last);
   }
 
   /** The destination of an edge: a workload, a node, or a private address; public ones are not lateral. */
@@ -189,19 +189,8 @@ export class LateralMovementDetector implements Detector {
   }
 
   closeUpTo(watermark: number): void {
-    for (const table of [this.edges, this.peers] as StateTable<{ last: number }>[]) {
-      const old: string[] = [];
-      for (const [key, unit] of table.entries()) {
-        if (unit.last + this.config.edgeTtlMs > watermark) break;
-        old.push(key);
-      }
-      for (const key of old) table.delete(key);
-    }
-    const done: string[] = [];
-    for (const [key, unit] of this.novel.entries()) {
-      if (unit.last + this.config.episodeMs > watermark) break;
-      done.push(key);
-    }
-    for (const key of done) this.novel.delete(key);
+    this.edges.takeDue((unit) => unit.last + this.config.edgeTtlMs <= watermark);
+    this.peers.takeDue((unit) => unit.last + this.config.edgeTtlMs <= watermark);
+    this.novel.takeDue((unit) => unit.last + this.config.episodeMs <= watermark);
   }
 }

@@ -55,8 +55,8 @@ export abstract class WindowedDetector<S> implements Detector {
     table: string,
     protected readonly config: WindowedDetectorConfig,
   ) {
-    this.windows = state.table(`${table}.window`);
-    this.baselines = state.table(`${table}.baseline`);
+    this.windows = state.table<WindowUnit<S>>(`${table}.window`, (unit) => unit.window);
+    this.baselines = state.table<BaselineUnit>(`${table}.baseline`, (unit) => unit.last);
   }
 
   /**
@@ -81,7 +81,7 @@ export abstract class WindowedDetector<S> implements Detector {
       this.close(unit);
       unit = undefined;
     }
-    if (unit) this.windows.put(key, unit);
+    if (unit) this.windows.changedInPlace(key);
     else {
       const baseline = this.baselineOf(flow, context);
       const limit = limitOf(this.baselines.get(baseline), this.config);
@@ -98,20 +98,8 @@ export abstract class WindowedDetector<S> implements Detector {
   }
 
   closeUpTo(watermark: number): void {
-    const closed: string[] = [];
-    for (const [key, unit] of this.windows.entries()) {
-      // Least recently touched first: once a window is still open, later ones are too.
-      if (unit.window + this.config.windowMs > watermark) break;
-      this.close(unit);
-      closed.push(key);
-    }
-    for (const key of closed) this.windows.delete(key);
-    const forgotten: string[] = [];
-    for (const [key, baseline] of this.baselines.entries()) {
-      if (baseline.last + this.config.baselineTtlMs > watermark) break;
-      forgotten.push(key);
-    }
-    for (const key of forgotten) this.baselines.delete(key);
+    for (const [, unit] of this.windows.takeDue((unit) => unit.window + this.config.windowMs <= watermark)) this.close(unit);
+    this.baselines.takeDue((baseline) => baseline.last + this.config.baselineTtlMs <= watermark);
   }
 
   /** Active keys (for memory accounting). */

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, Partitioners, type ITopicConfig, type KafkaConfig } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type ITopicConfig, type KafkaConfig } from 'kafkajs';
 import { OpenResources } from './open-resources.js';
 import type { Bus, BusConsumer, BusProducer, ConsumerOptions, PartitionBounds, TopicSpec } from './bus.js';
 import { KafkaBusConsumer } from './kafka-consumer.js';
@@ -59,9 +59,34 @@ export class KafkaBus implements Bus {
             ...(spec.retentionMs !== undefined ? [{ name: 'retention.ms', value: String(spec.retentionMs) }] : []),
           ],
         }));
-      if (topics.length > 0) await admin.createTopics({ topics, waitForLeaders: true });
+      if (topics.length === 0) return;
+      try {
+        await admin.createTopics({ topics, waitForLeaders: false });
+      } catch (error) {
+        // Another process created one of them meanwhile: what was asked for exists.
+        if ((error as { type?: unknown }).type !== 'TOPIC_ALREADY_EXISTS') throw error;
+      }
+      await this.waitForLeaders(admin, topics.map((topic) => topic.topic));
     } finally {
       await admin.disconnect();
+    }
+  }
+
+  /**
+   * Waits until every partition of new topics has a leader. kafkajs's own wait gives up when the
+   * broker's metadata does not list a just-created topic yet (UNKNOWN_TOPIC_OR_PARTITION, seen
+   * with KRaft right after creation); this one asks again on every retriable error.
+   */
+  private async waitForLeaders(admin: Admin, names: readonly string[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { topics } = await admin.fetchTopicMetadata({ topics: [...names] });
+        if (topics.length === names.length && topics.every((topic) => topic.partitions.length > 0 && topic.partitions.every((partition) => partition.leader >= 0))) return;
+        if (attempt >= 50) throw new Error(`topics ${names.join(', ')} have no leaders after ${attempt} tries`);
+      } catch (error) {
+        if ((error as { retriable?: unknown }).retriable !== true || attempt >= 50) throw error;
+      }
+      await new Promise((resolveTimer) => setTimeout(resolveTimer, Math.min(1_000, (this.options.retryBackoffMs ?? 100) * attempt)));
     }
   }
 

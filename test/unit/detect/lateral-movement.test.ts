@@ -90,6 +90,16 @@ describe('Detect > lateral_movement', () => {
     assert.equal(alerts[0]?.severity, 'high');
   });
 
+  it('a new edge after the first episode resolved is a new episode, with a new alert id', () => {
+    const ssh = enrichedFlow(frontend(), backend, { at: afterLearning + 7 * minute, port: 22 });
+    const redis = enrichedFlow(frontend(), db, { at: afterLearning + 17 * minute, port: 6379 });
+    const { alerts } = detect(inEventOrder([...cluster(T0, end), ssh, redis]));
+    const episodes = opened(alerts);
+    assert.equal(episodes.length, 2);
+    assert.notEqual(episodes[0]?.alert_id, episodes[1]?.alert_id);
+    assert.equal(episodes[0]?.fingerprint, episodes[1]?.fingerprint);
+  });
+
   it('restart: restored between the first and the second new edge, the same alerts', () => {
     const ssh = enrichedFlow(frontend(), backend, { at: afterLearning + 7 * minute + 30_000, port: 22 });
     const psql = enrichedFlow(frontend(), db, { at: afterLearning + 8 * minute + 30_000, port: 5432 });

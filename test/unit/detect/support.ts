@@ -31,8 +31,21 @@ export function detect(flows: readonly EnrichedFlow[], options: DetectOptions = 
 }
 
 /**
+ * A changelog as a restart reads it back from a compacted topic: the last value of each key, in
+ * no useful order (partitions interleave). Shuffled deterministically.
+ */
+function compacted(changelog: readonly { key: string; value: string | null }[]): { key: string; value: string | null }[] {
+  const latest = new Map(changelog.map((change) => [change.key, change]));
+  let seed = 7;
+  return [...latest.values()]
+    .map((change) => ({ change, order: (seed = (Math.imul(seed, 1_664_525) + 1_013_904_223) >>> 0) }))
+    .sort((a, b) => a.order - b.order)
+    .map(({ change }) => change);
+}
+
+/**
  * The same flows through a core that is restarted from its changelog at each cut (a multiple of
- * `batchSize`): the state written so far is all the next core gets.
+ * `batchSize`): the state written so far, compacted and shuffled, is all the next core gets.
  */
 export function detectWithRestarts(flows: readonly EnrichedFlow[], cuts: readonly number[], options: DetectOptions = testOptions, feeds?: FeedMatcher): Alert[] {
   const changelog: { key: string; value: string | null }[] = [];
@@ -40,7 +53,7 @@ export function detectWithRestarts(flows: readonly EnrichedFlow[], cuts: readonl
   const bounds = [0, ...cuts, flows.length];
   for (let part = 0; part + 1 < bounds.length; part++) {
     const core = new DetectCore(options, () => feeds);
-    core.restore(changelog);
+    core.restore(compacted(changelog));
     const slice = flows.slice(bounds[part], bounds[part + 1]);
     for (let index = 0; index < slice.length; index += batchSize) {
       alerts.push(...core.process(slice.slice(index, index + batchSize)));

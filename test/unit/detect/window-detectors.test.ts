@@ -53,6 +53,9 @@ describe('Detect > port_scan', () => {
     );
     const last = scans.at(-1)!;
     assert.equal(last.status, 'resolved');
+    const samples = (last.samples ?? []).map((sample) => JSON.stringify(sample));
+    assert.equal(new Set(samples).size, samples.length, 'samples are not repeated');
+    assert.ok(samples.length > 0);
     // Past 64 members the count is a sketch's estimate, within a few percent.
     assert.ok(Math.abs(Number(last.evidence?.distinct_ports) - 200) <= 15, `distinct ports ${last.evidence?.distinct_ports}`);
     assert.ok(scans.slice(0, -1).every((alert) => alert.status === 'open'));
@@ -93,6 +96,17 @@ describe('Detect > ip_sweep', () => {
     const before = pods('shop', 'web', 40, 3);
     const after = pods('shop', 'web', 40, 4, 'b8c9d7f6'); // the rollout: new ReplicaSet hash, new addresses
     const flows = [...everyMinute(T0, afterLearning + 5 * minute, (start) => scrape(before, start + 1_000)), ...everyMinute(afterLearning + 5 * minute, end, (start) => scrape(after, start + 1_000))];
+    assert.deepEqual(detect(flows).alerts, []);
+  });
+
+  it('normal: a rollout with the old and the new pods scraped side by side is still the same targets', () => {
+    const before = pods('shop', 'web', 18, 3);
+    const after = pods('shop', 'web', 18, 4, 'b8c9d7f6');
+    const flows = [
+      ...everyMinute(T0, afterLearning + 5 * minute, (start) => scrape(before, start + 1_000)),
+      ...everyMinute(afterLearning + 5 * minute, afterLearning + 8 * minute, (start) => scrape([...before, ...after], start + 1_000)),
+      ...everyMinute(afterLearning + 8 * minute, end, (start) => scrape(after, start + 1_000)),
+    ];
     assert.deepEqual(detect(flows).alerts, []);
   });
 
