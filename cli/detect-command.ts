@@ -1,13 +1,12 @@
 import { DetectWorker } from '../detect/detect-worker.js';
 import type { FeedSet } from '../detect/feeds/feed-set.js';
 import { createBus } from '../runtime/bus/select.js';
-import { endpointsFromEnv } from '../runtime/endpoints.js';
 import { MetricsRegistry } from '../runtime/metrics.js';
 import { topicSpecs } from '../runtime/topics.js';
 import { optionProblems, parseOptions, type CliCommand } from './command.js';
 import { detectArgOptions, detectOptionsOf, detectOptionsUsage, parseDuration } from './detect-options.js';
 import { feedOptionUsage, startFeeds } from './feed-options.js';
-import { runUntilStopped } from './stage-process.js';
+import { kafkaStageSettings, runUntilStopped } from './stage-process.js';
 
 const usage = `flowsentry detect [options]
 
@@ -44,10 +43,7 @@ export const detectCommand: CliCommand = {
     const problems: string[] = [];
     const options = detectOptionsOf(values, problems);
     const refreshMs = parseDuration(values['feed-refresh'], '--feed-refresh', problems) ?? 600_000;
-    const partitions = Number(values.partitions ?? 6);
-    if (!Number.isInteger(partitions) || partitions < 1) problems.push(`--partitions: '${values.partitions}' is not a positive integer`);
-    const endpoints = endpointsFromEnv();
-    if (!endpoints.kafkaBrokers) problems.push('KAFKA_BROKERS is not set: detect runs on Kafka (flowsentry run runs every stage in one process)');
+    const { partitions, endpoints } = kafkaStageSettings('detect', values.partitions, problems);
     if (problems.length > 0) {
       console.error(optionProblems('detect', problems));
       return 2;

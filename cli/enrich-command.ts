@@ -1,11 +1,10 @@
 import { EnrichWorker } from '../enrich/enrich-worker.js';
 import { createBus } from '../runtime/bus/select.js';
-import { endpointsFromEnv } from '../runtime/endpoints.js';
 import { MetricsRegistry } from '../runtime/metrics.js';
 import { topicSpecs } from '../runtime/topics.js';
 import { optionProblems, parseOptions, type CliCommand } from './command.js';
 import { enrichArgOptions, enrichCoreOptionsOf, enrichOptionsUsage } from './enrich-options.js';
-import { runUntilStopped } from './stage-process.js';
+import { kafkaStageSettings, runUntilStopped } from './stage-process.js';
 
 const usage = `flowsentry enrich [options]
 
@@ -31,10 +30,7 @@ export const enrichCommand: CliCommand = {
     if (!values) return 2;
     const problems: string[] = [];
     const core = enrichCoreOptionsOf(values, problems);
-    const partitions = Number(values.partitions ?? 6);
-    if (!Number.isInteger(partitions) || partitions < 1) problems.push(`--partitions: '${values.partitions}' is not a positive integer`);
-    const endpoints = endpointsFromEnv();
-    if (!endpoints.kafkaBrokers) problems.push('KAFKA_BROKERS is not set: enrich runs on Kafka (flowsentry run runs every stage in one process)');
+    const { partitions, endpoints } = kafkaStageSettings('enrich', values.partitions, problems);
     if (problems.length > 0) {
       console.error(optionProblems('enrich', problems));
       return 2;

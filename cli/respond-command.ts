@@ -4,11 +4,10 @@ import { Notifier } from '../detect/notify/notifier.js';
 import { notifyConfigProblems, parseNotifyConfig, type NotifyConfig } from '../detect/notify/notify-config.js';
 import { RespondWorker } from '../detect/respond-worker.js';
 import { createBus } from '../runtime/bus/select.js';
-import { endpointsFromEnv } from '../runtime/endpoints.js';
 import { MetricsRegistry } from '../runtime/metrics.js';
 import { topicSpecs } from '../runtime/topics.js';
 import { optionProblems, parseOptions, type CliCommand } from './command.js';
-import { runUntilStopped } from './stage-process.js';
+import { kafkaStageSettings, runUntilStopped } from './stage-process.js';
 
 const usage = `flowsentry respond --notify FILE [options]
 
@@ -47,10 +46,7 @@ export const respondCommand: CliCommand = {
     const problems: string[] = [];
     const notify = values.notify ? readNotifyConfig(values.notify) : { problems: ['--notify: missing'] };
     problems.push(...notify.problems);
-    const partitions = Number(values.partitions ?? 6);
-    if (!Number.isInteger(partitions) || partitions < 1) problems.push(`--partitions: '${values.partitions}' is not a positive integer`);
-    const endpoints = endpointsFromEnv();
-    if (!endpoints.kafkaBrokers) problems.push('KAFKA_BROKERS is not set: respond runs on Kafka (flowsentry run runs every stage in one process)');
+    const { partitions, endpoints } = kafkaStageSettings('respond', values.partitions, problems);
     if (problems.length > 0 || !notify.config) {
       console.error(optionProblems('respond', problems));
       return 2;

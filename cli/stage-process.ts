@@ -1,5 +1,15 @@
 import type { Bus } from '../runtime/bus/bus.js';
+import { endpointsFromEnv, type Endpoints } from '../runtime/endpoints.js';
 import type { MetricsRegistry } from '../runtime/metrics.js';
+
+/** What a stage on Kafka needs from its options and the environment: problems are added to `problems`. */
+export function kafkaStageSettings(stage: string, partitionsOption: string | undefined, problems: string[]): { partitions: number; endpoints: Endpoints } {
+  const partitions = Number(partitionsOption ?? 6);
+  if (!Number.isInteger(partitions) || partitions < 1) problems.push(`--partitions: '${partitionsOption}' is not a positive integer`);
+  const endpoints = endpointsFromEnv();
+  if (!endpoints.kafkaBrokers) problems.push(`KAFKA_BROKERS is not set: ${stage} runs on Kafka (flowsentry run runs every stage in one process)`);
+  return { partitions, endpoints };
+}
 
 export interface StageProcess {
   readonly name: string;
