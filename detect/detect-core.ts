@@ -136,7 +136,13 @@ export class DetectCore {
       } else if (flow.end_time < clock.latest - this.latenessMs) {
         this.late++;
       }
-      const context = { learning: flow.end_time < clock.first + this.learnMs, source: endKeysOf(flow, 'source'), dest: endKeysOf(flow, 'dest') };
+      const context = {
+        // Judged by the clock, not the flow: a late flow after the learning period is judged.
+        learning: clock.latest < clock.first + this.learnMs,
+        watermark: clock.latest - this.latenessMs,
+        source: endKeysOf(flow, 'source'),
+        dest: endKeysOf(flow, 'dest'),
+      };
       for (const detector of this.detectors) {
         const detection = detector.observe(flow, context);
         if (!detection) continue;

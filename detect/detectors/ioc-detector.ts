@@ -2,8 +2,7 @@ import type { EnrichedFlow, FlowSample } from '../../schemas/types.js';
 import { addSample, type Detection } from '../detection.js';
 import type { DetectorState, StateTable } from '../detector-state.js';
 import { alertEndsOf, sampleOf, type FlowEndKeys, type Side } from '../flow-subject.js';
-import type { DetectContext, Detector } from './detector.js';
-import { windowOf } from './windowed-detector.js';
+import { windowFor, type DetectContext, type Detector } from './detector.js';
 
 /** A threat-feed entry that matched an address. */
 export interface FeedMatch {
@@ -53,15 +52,15 @@ export class IocDetector implements Detector {
     const feeds = this.feeds();
     if (!feeds) return undefined;
     const dest = flow.dest_ip ? feeds.match(flow.dest_ip) : undefined;
-    if (dest) return this.detect(flow, 'dest', dest, context.source);
+    if (dest) return this.detect(flow, 'dest', dest, context.source, context.watermark);
     const source = flow.source_ip ? feeds.match(flow.source_ip) : undefined;
-    return source ? this.detect(flow, 'source', source, context.dest) : undefined;
+    return source ? this.detect(flow, 'source', source, context.dest, context.watermark) : undefined;
   }
 
-  private detect(flow: EnrichedFlow, listed: Side, match: FeedMatch, subject: FlowEndKeys): Detection {
+  private detect(flow: EnrichedFlow, listed: Side, match: FeedMatch, subject: FlowEndKeys, watermark: number): Detection {
     const address = (listed === 'dest' ? flow.dest_ip : flow.source_ip)!;
     const key = `${subject.entity}|${match.feed}|${match.entry}`;
-    const window = windowOf(flow.end_time, this.config.windowMs);
+    const window = windowFor(flow.end_time, this.config.windowMs, watermark);
     let unit = this.windows.get(key);
     if (!unit || window > unit.window) this.windows.touch(key, (unit = { window, flows: 0, bytesOut: 0, samples: [] }));
     else this.windows.changedInPlace(key);

@@ -3,7 +3,7 @@ import { learn, limitOf, newBaseline, type BaselineLimits, type BaselineStat } f
 import { addSample, type Detection, type DetectorName } from '../detection.js';
 import { sampleOf } from '../flow-subject.js';
 import type { DetectorState, StateTable } from '../detector-state.js';
-import type { DetectContext, Detector } from './detector.js';
+import { windowFor, type DetectContext, type Detector } from './detector.js';
 
 export interface WindowedDetectorConfig extends BaselineLimits {
   /** Window length, milliseconds (tumbling, aligned to the epoch). */
@@ -37,8 +37,6 @@ export interface Measured {
   readonly baseline: BaselineStat | undefined;
 }
 
-/** The window a flow belongs to: the one its end falls in (an end on a boundary closes the earlier window). */
-export const windowOf = (time: number, windowMs: number): number => Math.floor((time - 1) / windowMs) * windowMs;
 
 /**
  * The shape of the window detectors (port_scan, ip_sweep, denied_spike, exfiltration): per key,
@@ -75,7 +73,7 @@ export abstract class WindowedDetector<S> implements Detector {
   observe(flow: EnrichedFlow, context: DetectContext): Detection | undefined {
     const key = this.keyOf(flow, context);
     if (key === undefined) return undefined;
-    const window = windowOf(flow.end_time, this.config.windowMs);
+    const window = windowFor(flow.end_time, this.config.windowMs, context.watermark);
     let unit = this.windows.get(key);
     if (unit && window > unit.window) {
       this.close(unit);

@@ -186,3 +186,17 @@ describe('Detect > exfiltration', () => {
 function testOptionsOnly(detectors: ('denied_spike' | 'exfiltration')[]) {
   return { learnMs: 10 * minute, windowMs: minute, allowedLatenessMs: 5_000, detectors };
 }
+
+describe('Detect > late flows', () => {
+  it('a flow whose window has closed counts in the current window, and is counted as late', () => {
+    const options = { ...testOptionsOnly(['denied_spike']), learnMs: 0 };
+    const now = afterLearning + 10 * minute;
+    const current = Array.from({ length: 25 }, (_, index) => enrichedFlow(frontend, backend, { at: now + 100 + index * 100, port: 8080, action: 'deny' }));
+    // Ten denied flows that ended three minutes earlier, delivered late (a slow node).
+    const late = Array.from({ length: 10 }, (_, index) => enrichedFlow(frontend, backend, { at: now - 3 * minute + index * 100, port: 8080, action: 'deny' }));
+    const { alerts, core } = detect([...current, ...late], options);
+    assert.equal(core.stats.late, 10);
+    assert.equal(opened(alerts).length, 1, 'together they pass the limit of 30 in the current window');
+    assert.equal(opened(alerts)[0]?.start_time, now, 'the window the current flows are in');
+  });
+});
