@@ -61,12 +61,14 @@ export class KafkaBus implements Bus {
         }));
       if (topics.length === 0) return;
       try {
-        await admin.createTopics({ topics, waitForLeaders: false });
+        await admin.createTopics({ topics, waitForLeaders: true });
       } catch (error) {
-        // Another process created one of them meanwhile: what was asked for exists.
-        if ((error as { type?: unknown }).type !== 'TOPIC_ALREADY_EXISTS') throw error;
+        // Another process created one of them meanwhile (what was asked for exists), or kafkajs's
+        // own wait for leaders gave up too early: wait here instead.
+        const type = (error as { type?: unknown }).type;
+        if (type !== 'TOPIC_ALREADY_EXISTS' && (error as { retriable?: unknown }).retriable !== true) throw error;
+        await this.waitForLeaders(admin, topics.map((topic) => topic.topic));
       }
-      await this.waitForLeaders(admin, topics.map((topic) => topic.topic));
     } finally {
       await admin.disconnect();
     }
@@ -75,7 +77,8 @@ export class KafkaBus implements Bus {
   /**
    * Waits until every partition of new topics has a leader. kafkajs's own wait gives up when the
    * broker's metadata does not list a just-created topic yet (UNKNOWN_TOPIC_OR_PARTITION, seen
-   * with KRaft right after creation); this one asks again on every retriable error.
+   * with KRaft right after creation); this one asks again on every retriable error. (Producing
+   * without any wait right after creation made a retried send write a batch twice.)
    */
   private async waitForLeaders(admin: Admin, names: readonly string[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
