@@ -63,10 +63,11 @@ export class KafkaBus implements Bus {
       try {
         await admin.createTopics({ topics, waitForLeaders: true });
       } catch (error) {
-        // Another process created one of them meanwhile (what was asked for exists), or kafkajs's
-        // own wait for leaders gave up too early: wait here instead.
-        const type = (error as { type?: unknown }).type;
-        if (type !== 'TOPIC_ALREADY_EXISTS' && (error as { retriable?: unknown }).retriable !== true) throw error;
+        // Another process created some of them meanwhile (two stages starting together), or
+        // kafkajs's own wait for leaders gave up too early: when every topic asked for exists
+        // now, wait for the leaders here instead.
+        const now = new Set(await admin.listTopics());
+        if (!topics.every((topic) => now.has(topic.topic))) throw error;
         await this.waitForLeaders(admin, topics.map((topic) => topic.topic));
       }
     } finally {

@@ -51,10 +51,15 @@ describe('CLI > detect and respond > Kafka', () => {
     const bus = new KafkaBus({ brokers: endpointsFromEnv().kafkaBrokers ?? [], logLevel: 'nothing' });
     const pod = deploymentPod('cli', uniqueName('caller'), '10.77.0.5');
     try {
-      await waitFor(() => (detect.stderr().includes('detect: taking') && respond.stderr().includes('respond: taking')) || undefined, {
-        timeoutMs: 60_000,
-        description: `both stages to start:\n${detect.stderr()}\n${respond.stderr()}`,
+      let exited = false;
+      void Promise.race([detect.exited, respond.exited]).then(() => (exited = true));
+      await waitFor(() => (detect.stderr().includes('detect: taking') && respond.stderr().includes('respond: taking')) || exited, {
+        timeoutMs: 90_000,
+        description: 'both stages to start',
+      }).catch((error: unknown) => {
+        throw new Error(`${(error as Error).message}\ndetect said:\n${detect.stderr()}\nrespond said:\n${respond.stderr()}`);
       });
+      assert.equal(exited, false, `a stage stopped early:\n${detect.stderr()}\n${respond.stderr()}`);
       const producer = bus.producer();
       const call = enrichedFlow(pod, publicAddress('203.0.113.66'), { at: Date.now(), port: 443 });
       await producer.send(topics.flowsEnriched, enrichedMessages(topics.flowsEnriched, [call]));
