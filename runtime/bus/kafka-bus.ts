@@ -64,10 +64,10 @@ export class KafkaBus implements Bus {
         await admin.createTopics({ topics, waitForLeaders: true });
       } catch (error) {
         // Another process created some of them meanwhile (two stages starting together), or
-        // kafkajs's own wait for leaders gave up too early: when every topic asked for exists
-        // now, wait for the leaders here instead.
+        // kafkajs's own wait for leaders gave up too early (a retriable error: the broker's
+        // metadata did not list them yet): wait for the leaders here instead.
         const now = new Set(await admin.listTopics());
-        if (!topics.every((topic) => now.has(topic.topic))) throw error;
+        if ((error as { retriable?: unknown }).retriable !== true && !topics.every((topic) => now.has(topic.topic))) throw error;
         await this.waitForLeaders(admin, topics.map((topic) => topic.topic));
       }
     } finally {
