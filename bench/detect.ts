@@ -286,5 +286,4 @@ function main(): void {
   report('detect', figures, settings);
 }
 
-if (!process.env["DETECT_BENCH_PROFILE"]) main();
-export { cluster, flowBatches, feedText };
+main();

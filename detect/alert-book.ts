@@ -24,7 +24,7 @@ export interface AlertBookOptions {
 
 const resolvedOf = (open: OpenAlert): Alert => ({ ...open.alert, status: 'resolved', revision: (open.alert.revision ?? 0) + 1 });
 
-export function fingerprintOf(detection: Pick<Detection, 'detector' | 'identity'>): string {
+function fingerprintOf(detection: Pick<Detection, 'detector' | 'identity'>): string {
   const digest = createHash('sha256').update([detection.detector, ...detection.identity].join('\u0000')).digest('hex');
   return `${detection.detector}:${digest.slice(0, 16)}`;
 }

@@ -107,11 +107,6 @@ export class DetectWorker {
     await this.runner?.close();
   }
 
-  /** The core of an input partition, if this worker holds it (tests and metrics). */
-  coreOf(partition: number): DetectCore | undefined {
-    return this.cores.get(partition)?.core;
-  }
-
   private async partitionCore(message: IncomingMessage): Promise<PartitionCore> {
     const held = this.cores.get(message.partition);
     const offset = Number(message.offset);
@@ -119,35 +114,47 @@ export class DetectWorker {
     // was never acknowledged left state the changelog lacks; a gap means someone else handled
     // messages meanwhile. Either way, the changelog is the truth.
     if (held && !held.unconfirmed && offset <= held.offset + 1) return held;
-    const restored = await this.restore(message.topic, message.partition);
-    this.cores.set(message.partition, restored);
-    this.pending.delete(message.partition);
-    return restored;
+    // One read of the changelog restores this partition and every other assigned one not held
+    // yet, so a start or a rebalance reads it once, not once per partition. A partition restored
+    // ahead of its first message is checked like any held one: a gap restores it again.
+    const assigned = (this.runner?.assignment() ?? []).filter((tp) => tp.topic === message.topic && !this.cores.has(tp.partition)).map((tp) => tp.partition);
+    const restored = await this.restore(message.topic, new Set([message.partition, ...assigned]));
+    for (const [partition, core] of restored) {
+      this.cores.set(partition, core);
+      this.pending.delete(partition);
+    }
+    return restored.get(message.partition)!;
   }
 
-  private async restore(topic: string, partition: number): Promise<PartitionCore> {
-    const prefix = changelogPrefix(topic, partition);
-    const changes = new Map<string, StateChange>();
+  /** Cores of the given input partitions, from the changelog read once to its end. */
+  private async restore(topic: string, partitions: ReadonlySet<number>): Promise<Map<number, PartitionCore>> {
+    const changes = new Map([...partitions].map((partition) => [partition, new Map<string, StateChange>()]));
+    const prefixes = [...partitions].map((partition) => [changelogPrefix(topic, partition), changes.get(partition)!] as const);
     await readToEnd({
       bus: this.options.bus,
       topic: this.topics.detectState,
-      groupId: `flowsentry-detect-restore-${hostname()}-${process.pid}-${this.now().toString(36)}-${partition}`,
+      groupId: `flowsentry-detect-restore-${hostname()}-${process.pid}-${this.now().toString(36)}`,
       timeoutMs: this.options.restoreTimeoutMs ?? 300_000,
       now: this.now,
       onBatch: (batch: IncomingBatch) => {
         for (const message of batch.messages) {
-          if (!message.key.startsWith(prefix)) continue;
-          const key = message.key.slice(prefix.length);
-          changes.set(key, { key, value: message.value.length === 0 ? null : message.value.toString('utf8') });
+          const found = prefixes.find(([prefix]) => message.key.startsWith(prefix));
+          if (!found) continue;
+          const key = message.key.slice(found[0].length);
+          found[1].set(key, { key, value: message.value.length === 0 ? null : message.value.toString('utf8') });
         }
       },
     });
-    const core = new DetectCore(this.options, this.options.feeds);
-    const offsetChange = changes.get(offsetUnit);
-    changes.delete(offsetUnit);
-    core.restore(changes.values());
-    this.metrics.restores.inc({ topic, partition: String(partition) });
-    return { core, offset: offsetChange?.value ? Number(JSON.parse(offsetChange.value)) : -1, unconfirmed: false };
+    const cores = new Map<number, PartitionCore>();
+    for (const [partition, units] of changes) {
+      const core = new DetectCore(this.options, this.options.feeds);
+      const offsetChange = units.get(offsetUnit);
+      units.delete(offsetUnit);
+      core.restore(units.values());
+      this.metrics.restores.inc({ topic, partition: String(partition) });
+      cores.set(partition, { core, offset: offsetChange?.value ? Number(JSON.parse(offsetChange.value)) : -1, unconfirmed: false });
+    }
+    return cores;
   }
 
   private async detectMessage(message: IncomingMessage): Promise<StageOutput[]> {

@@ -73,11 +73,6 @@ export class StateTable<T> {
     return due;
   }
 
-  /** Units, least recently touched first. */
-  entries(): IterableIterator<[string, T]> {
-    return this.units.entries();
-  }
-
   restore(key: string, unit: T | undefined): void {
     if (unit === undefined) this.units.delete(key);
     else this.units.set(key, unit);
@@ -112,13 +107,6 @@ export class DetectorState {
     let size = 0;
     for (const table of this.tables.values()) size += table.size;
     return size;
-  }
-
-  /** Changes not yet taken (a checkpoint that failed leaves them here, to be written again). */
-  get pendingChanges(): number {
-    let pending = 0;
-    for (const table of this.tables.values()) pending += table.changed.size;
-    return pending;
   }
 
   /** The changes since the last call, table by table in the order they changed (deterministic), and forgets them. */

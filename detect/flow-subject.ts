@@ -114,13 +114,3 @@ export function alertEndsOf(flow: EnrichedFlow): AlertEnds {
     proto: flow.proto,
   };
 }
-
-/** How an end reads in a summary line: `ns/pod`, else `ns/aggregated-name`, else the address. */
-export function describeEnd(ends: AlertEnds, side: Side): string {
-  const source = side === 'source';
-  const namespace = source ? ends.source_namespace : ends.dest_namespace;
-  const name = (source ? ends.source_name : ends.dest_name) ?? (source ? ends.source_name_aggr : ends.dest_name_aggr);
-  const ip = source ? ends.source_ip : ends.dest_ip;
-  if (namespace && name) return ip ? `${namespace}/${name} (${ip})` : `${namespace}/${name}`;
-  return ip ?? name ?? '?';
-}

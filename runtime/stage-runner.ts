@@ -1,4 +1,4 @@
-import type { Bus, BusConsumer, BusProducer, IncomingBatch, IncomingMessage, OutgoingMessage } from './bus/bus.js';
+import type { Bus, BusConsumer, BusProducer, IncomingBatch, IncomingMessage, OutgoingMessage, TopicPartition } from './bus/bus.js';
 import { codecFor } from '../schemas/codec.js';
 import type { RecordTypes } from '../schemas/types.js';
 import type { MetricsRegistry } from './metrics.js';
@@ -89,6 +89,11 @@ export class StageRunner {
     this.producer = bus.producer();
     this.consumer = bus.consumer({ groupId, topics: inputTopics, ...(maxBatchMessages ? { maxBatchMessages } : {}) });
     await this.consumer.start((batch) => this.handleBatch(batch));
+  }
+
+  /** The input partitions this member holds now. */
+  assignment(): readonly TopicPartition[] {
+    return this.consumer?.assignment() ?? [];
   }
 
   /** Backpressure from an outlet further down: stop taking input, then take it again. */

@@ -25,7 +25,7 @@ export function windowFor(time: number, windowMs: number, watermark: number): nu
 }
 
 /** The window a time belongs to: the one its end falls in (an end on a boundary closes the earlier window). */
-export const windowOf = (time: number, windowMs: number): number => Math.floor((time - 1) / windowMs) * windowMs;
+const windowOf = (time: number, windowMs: number): number => Math.floor((time - 1) / windowMs) * windowMs;
 
 export interface Detector {
   readonly name: DetectorName;

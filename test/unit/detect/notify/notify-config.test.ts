@@ -7,7 +7,7 @@ import { NEW_SECRET, OLD_SECRET } from './support.js';
 const exampleConfig: NotifyConfig = {
   endpoints: [
     { name: 'soc-webhook', type: 'webhook', url: 'https://soc.example.com/hooks/flowsentry', secrets: [NEW_SECRET, OLD_SECRET] },
-    { name: 'chat', type: 'slack', url: 'https://hooks.slack.com/services/T000/B000/XXXX', retry: { maxAttempts: 4 } },
+    { name: 'chat', type: 'slack', url: 'https://hooks.slack.com/services/T0TEST/B0TEST/config-check-only', retry: { maxAttempts: 4 } },
     { name: 'on-call', type: 'pagerduty', routingKey: 'R0UT1NGKEY', timeoutMs: 5_000, maxQueue: 200 },
   ],
   routes: [
