@@ -10,6 +10,7 @@
  */
 import type { RetryConfig } from './notify-config.js';
 import type { PostResult } from './http-post.js';
+import { backoffDelay } from '../../runtime/backoff.js';
 
 export type RetryPolicy = Required<RetryConfig>;
 
@@ -26,11 +27,7 @@ export function verdictOf(result: PostResult): AttemptVerdict {
   return 'rejected';
 }
 
-/** The wait before retry number `retry` (1 for the first retry). */
-export function backoffDelay(retry: number, policy: RetryPolicy, random: () => number): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (retry - 1));
-  return Math.floor(random() * ceiling);
-}
+export { backoffDelay };
 
 /** Milliseconds a Retry-After value asks for (delay-seconds or HTTP-date), or undefined when it says nothing usable. */
 export function retryAfterMs(value: string | null | undefined, now: number): number | undefined {

@@ -1,0 +1,163 @@
+/**
+ * Records as OpenSearch documents: which index, which id, which body. Pure.
+ *
+ * - **Ids come from the record itself**, never from a bus offset, so a record produced twice
+ *   upstream (a retried send, a replay) lands once. A flow's or an action's id is a hash of its
+ *   canonical content (keys sorted, nulls and empty values left out, so a record decoded from Avro
+ *   and the same record built in code agree). An alert's id is its `alert_id`, written with its
+ *   `revision` as an external version: the newest revision stays, an older one arriving late is
+ *   refused by OpenSearch as a version conflict, which counts as written.
+ * - **Indices are per kind and time**: `<prefix>-flows-YYYY.MM.DD` by the flow's end (UTC day),
+ *   `<prefix>-alerts-YYYY.MM` by the time the episode opened (every revision in one index),
+ *   `<prefix>-actions-YYYY.MM` by the request time. Retention deletes whole indices.
+ * - **Bodies** keep the record's field names (the Calico vocabulary), with times as epoch
+ *   milliseconds, plus what queries need: `@timestamp` (the time field of the index pattern),
+ *   `bytes` and `packets` (both directions), and labels twice: the map as it was (`source_labels`,
+ *   kept in `_source`) and `source_label`, a list of `key=value` keywords that term queries and
+ *   aggregations can use whatever the label keys are.
+ */
+import { createHash } from 'node:crypto';
+import type { Alert, EnrichedFlow, Labels, ResponseAction } from '../../schemas/types.js';
+import type { SinkRecord, SinkRecordKind } from '../outlet.js';
+
+export interface IndexNaming {
+  /** First word of every index, template and policy name. Default `flowsentry`. */
+  readonly prefix: string;
+}
+
+export const defaultIndexNaming: IndexNaming = { prefix: 'flowsentry' };
+
+/** The plural each kind's indices carry: flows, alerts, actions. */
+export const indexWords: Readonly<Record<SinkRecordKind, string>> = { flow: 'flows', alert: 'alerts', action: 'actions' };
+
+/** How the indices of a kind are cut in time. */
+export const indexPeriods: Readonly<Record<SinkRecordKind, 'day' | 'month'>> = { flow: 'day', alert: 'month', action: 'month' };
+
+export interface IndexedDocument {
+  readonly index: string;
+  readonly id: string;
+  readonly body: Record<string, unknown>;
+  /** An external version (alerts: the revision); an older one is refused by OpenSearch. */
+  readonly version?: number;
+}
+
+const two = (value: number) => String(value).padStart(2, '0');
+
+/** `<prefix>-<kind word>-YYYY.MM.DD` (day) or `-YYYY.MM` (month), in UTC. */
+export function indexNameOf(kind: SinkRecordKind, time: number, naming: IndexNaming = defaultIndexNaming): string {
+  const date = new Date(time);
+  const month = `${date.getUTCFullYear()}.${two(date.getUTCMonth() + 1)}`;
+  const stamp = indexPeriods[kind] === 'day' ? `${month}.${two(date.getUTCDate())}` : month;
+  return `${naming.prefix}-${indexWords[kind]}-${stamp}`;
+}
+
+/** The pattern matching every index of a kind: `flowsentry-flows-*`. */
+export function indexPatternOf(kind: SinkRecordKind, naming: IndexNaming = defaultIndexNaming): string {
+  return `${naming.prefix}-${indexWords[kind]}-*`;
+}
+
+/**
+ * The time an index name stands for and the time it ends (exclusive), or undefined when the name
+ * is not one of this kind's indices. Retention reads index ages from names.
+ */
+export function indexPeriodOf(kind: SinkRecordKind, index: string, naming: IndexNaming = defaultIndexNaming): { start: number; end: number } | undefined {
+  const head = `${naming.prefix}-${indexWords[kind]}-`;
+  if (!index.startsWith(head)) return undefined;
+  const stamp = index.slice(head.length);
+  const byDay = indexPeriods[kind] === 'day';
+  const match = (byDay ? /^(\d{4})\.(\d{2})\.(\d{2})$/ : /^(\d{4})\.(\d{2})$/).exec(stamp);
+  if (!match) return undefined;
+  const year = Number(match[1]);
+  const month = Number(match[2]) - 1;
+  const day = byDay ? Number(match[3]) : 1;
+  const start = Date.UTC(year, month, day);
+  const end = byDay ? Date.UTC(year, month, day + 1) : Date.UTC(year, month + 1, 1);
+  return new Date(start).getUTCMonth() === month ? { start, end } : undefined;
+}
+
+function isEmpty(value: unknown): boolean {
+  if (value === null || value === undefined) return true;
+  if (Array.isArray(value)) return value.length === 0;
+  if (typeof value === 'object' && !Buffer.isBuffer(value)) return Object.keys(value).length === 0;
+  return false;
+}
+
+/** JSON with keys sorted at every level and empty values left out: the same record always gives the same text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value)
+      .filter((key) => !isEmpty((value as Record<string, unknown>)[key]))
+      .sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** 27 characters of base64url SHA-256 over the record's canonical JSON. */
+export function contentId(record: object): string {
+  return createHash('sha256').update(canonicalJson(record)).digest('base64url').slice(0, 27);
+}
+
+/** `key=value` for every label, sorted: what label filters and aggregations use. */
+export function labelPairs(labels: Labels | null | undefined): string[] {
+  if (!labels) return [];
+  return Object.entries(labels)
+    .map(([key, value]) => `${key}=${value}`)
+    .sort();
+}
+
+/** The time an alert's episode opened: the suffix of its alert_id (`<fingerprint>:<ms>`), else its window start. */
+export function alertOpenedAt(alert: Alert): number {
+  const suffix = alert.alert_id.slice(alert.alert_id.lastIndexOf(':') + 1);
+  const opened = /^\d{1,15}$/.test(suffix) ? Number(suffix) : Number.NaN;
+  return Number.isFinite(opened) ? opened : alert.start_time;
+}
+
+function withLabelPairs<T extends { source_labels?: Labels | null; dest_labels?: Labels | null }>(record: T): Record<string, unknown> {
+  return { ...record, source_label: labelPairs(record.source_labels), dest_label: labelPairs(record.dest_labels) };
+}
+
+export function flowDocument(flow: EnrichedFlow, naming: IndexNaming = defaultIndexNaming): IndexedDocument {
+  const id = contentId(flow);
+  return {
+    index: indexNameOf('flow', flow.end_time, naming),
+    id,
+    body: {
+      ...withLabelPairs(flow),
+      '@timestamp': flow.end_time,
+      flow_id: id,
+      bytes: flow.bytes_in + flow.bytes_out,
+      packets: flow.packets_in + flow.packets_out,
+    },
+  };
+}
+
+export function alertDocument(alert: Alert, naming: IndexNaming = defaultIndexNaming): IndexedDocument {
+  const opened = alertOpenedAt(alert);
+  return {
+    index: indexNameOf('alert', opened, naming),
+    id: alert.alert_id,
+    version: alert.revision ?? 0,
+    body: { ...withLabelPairs(alert), '@timestamp': alert.end_time, opened_at: opened },
+  };
+}
+
+export function actionDocument(action: ResponseAction, naming: IndexNaming = defaultIndexNaming): IndexedDocument {
+  return {
+    index: indexNameOf('action', action.requested_at, naming),
+    id: contentId(action),
+    body: { ...action, '@timestamp': action.requested_at },
+  };
+}
+
+export function documentOf(record: SinkRecord, naming: IndexNaming = defaultIndexNaming): IndexedDocument {
+  switch (record.kind) {
+    case 'flow':
+      return flowDocument(record.record, naming);
+    case 'alert':
+      return alertDocument(record.record, naming);
+    case 'action':
+      return actionDocument(record.record, naming);
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The OpenSearch outlet: records become documents (documents.ts) written by the bulk writer.
+ * `start()` puts the index templates and the retention in place; without the ISM plugin it runs
+ * the deletion job again every `retentionCheckMs` (default an hour).
+ */
+import type { Client } from '@opensearch-project/opensearch';
+import type { MetricsRegistry } from '../../runtime/metrics.js';
+import type { Outlet, OutletRejection, SinkItem } from '../outlet.js';
+import { BulkWriter, type BulkWriterOptions } from './bulk-writer.js';
+import { defaultIndexNaming, documentOf, type IndexNaming } from './documents.js';
+import { defaultTemplateSettings, type TemplateSettings } from './index-templates.js';
+import { applyRetention, defaultRetentionDays, deleteExpiredIndices, putIndexTemplates, type RetentionDays, type RetentionMode } from './opensearch-setup.js';
+
+export interface OpenSearchOutletOptions extends Omit<BulkWriterOptions, 'client' | 'metrics'> {
+  readonly client: Client;
+  readonly metrics?: MetricsRegistry;
+  readonly naming?: IndexNaming;
+  readonly templateSettings?: TemplateSettings;
+  readonly retentionDays?: RetentionDays;
+  readonly retentionCheckMs?: number;
+  /** Closes the client with the outlet (when the outlet made it). */
+  readonly ownsClient?: boolean;
+  readonly now?: () => number;
+}
+
+export class OpenSearchOutlet implements Outlet {
+  readonly name = 'opensearch';
+  private readonly writer: BulkWriter;
+  private readonly naming: IndexNaming;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  retentionMode: RetentionMode | undefined;
+
+  constructor(private readonly options: OpenSearchOutletOptions) {
+    this.naming = options.naming ?? defaultIndexNaming;
+    this.writer = new BulkWriter({ ...options, client: options.client, ...(options.metrics ? { metrics: options.metrics } : {}) });
+  }
+
+  /** Puts the templates and the retention in place; call once before the first write. */
+  async start(): Promise<void> {
+    const { client } = this.options;
+    await putIndexTemplates(client, this.options.templateSettings ?? defaultTemplateSettings, this.naming);
+    const now = this.options.now ?? Date.now;
+    const days = this.options.retentionDays ?? defaultRetentionDays;
+    this.retentionMode = await applyRetention(client, now(), days, this.naming);
+    if (this.retentionMode === 'deletion-job') {
+      this.retentionTimer = setInterval(() => {
+        deleteExpiredIndices(client, now(), days, this.naming).catch((error: unknown) => {
+          console.error(`opensearch: retention run failed, tried again later: ${(error as Error).message}`);
+        });
+      }, this.options.retentionCheckMs ?? 3600_000);
+      this.retentionTimer.unref();
+    }
+  }
+
+  async write(items: readonly SinkItem[]): Promise<readonly OutletRejection[]> {
+    const rejections = await this.writer.write(items.map((item) => ({ doc: documentOf(item.record, this.naming), ref: item })));
+    return rejections.map(({ ref, reason, message }) => ({ item: ref, reason, message }));
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.retentionTimer);
+    this.writer.close();
+    if (this.options.ownsClient) await this.options.client.close();
+  }
+}

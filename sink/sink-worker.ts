@@ -1,0 +1,138 @@
+/**
+ * The sink stage on the bus: reads enriched flows, alerts and response actions, and writes each
+ * to every outlet (OpenSearch, CloudWatch Logs). A batch is acknowledged — and its input offsets
+ * committed — only once every outlet has written or refused every record of it. While an outlet
+ * retries (throttled, down), the batch waits and no more input is taken from its partition:
+ * memory stays bounded by the batch size, and the stage catches up when the outlet is back. A
+ * record an outlet refuses for good goes to the dead-letter topic with the outlet and the reason,
+ * once per outlet that refused it; its batch-mates land.
+ */
+import type { Bus, IncomingBatch, IncomingMessage } from '../runtime/bus/bus.js';
+import type { MetricsRegistry } from '../runtime/metrics.js';
+import { deadLetterOf, StageRunner, type StageOutput } from '../runtime/stage-runner.js';
+import { topics as defaultTopics } from '../runtime/topics.js';
+import { codecFor } from '../schemas/codec.js';
+import type { SchemaName } from '../schemas/types.js';
+import { sinkRecordKinds, type Outlet, type OutletRejection, type SinkItem, type SinkRecord, type SinkRecordKind } from './outlet.js';
+
+const deadLetterCodec = codecFor('DeadLetter');
+
+export const recordTypeOf: Readonly<Record<SinkRecordKind, SchemaName>> = { flow: 'EnrichedFlow', alert: 'Alert', action: 'ResponseAction' };
+
+type TopicKey = 'flowsEnriched' | 'alerts' | 'actions';
+const topicKeyOf: Readonly<Record<SinkRecordKind, TopicKey>> = { flow: 'flowsEnriched', alert: 'alerts', action: 'actions' };
+
+export interface SinkWorkerOptions {
+  readonly bus: Bus;
+  readonly metrics: MetricsRegistry;
+  readonly outlets: readonly Outlet[];
+  /** Which records to write. Default all three. */
+  readonly kinds?: readonly SinkRecordKind[];
+  /** Default `flowsentry-sink`. */
+  readonly groupId?: string;
+  readonly topics?: Partial<Record<TopicKey | 'deadLetters', string>>;
+  readonly maxBatchMessages?: number;
+  /** How long `close()` lets a batch in hand finish before it gives up the outlets' retries. Default 10 s. */
+  readonly drainTimeoutMs?: number;
+  readonly now?: () => number;
+}
+
+/** The records of one bus message. Throws (and the runner dead-letters the message) when it does not decode. */
+export function sinkRecordsOf(kind: SinkRecordKind, value: Uint8Array): SinkRecord[] {
+  const records = codecFor(recordTypeOf[kind]).decodeAll(value);
+  return records.map((record) => ({ kind, record }) as SinkRecord);
+}
+
+/** The dead letter of a record an outlet refused. */
+export function rejectionLetter(outlet: string, rejection: OutletRejection, failedAt: number): StageOutput[] {
+  const from = rejection.item.from;
+  if (!from) return [];
+  const error = Object.assign(new Error(`${outlet}: ${rejection.message}`), { code: rejection.reason });
+  const letter = deadLetterOf('sink', from, error, failedAt, recordTypeOf[rejection.item.record.kind]);
+  return [{ topic: '', key: `${outlet}/${from.topic}/${from.partition}`, value: deadLetterCodec.encode(letter) }];
+}
+
+/** Whether decimal position `a` comes after `b`. */
+const isAfter = (a: string, b: string) => (a.length !== b.length ? a.length > b.length : a > b);
+
+export class SinkWorker {
+  private runner: StageRunner | undefined;
+  /** The records of each batch in hand, by `topic/partition`. */
+  private readonly pending = new Map<string, SinkItem[]>();
+  private readonly kindOfTopic = new Map<string, SinkRecordKind>();
+  private readonly deadLetterTopic: string;
+  private readonly written;
+  private readonly rejected;
+
+  constructor(private readonly options: SinkWorkerOptions) {
+    for (const kind of options.kinds ?? sinkRecordKinds) {
+      const key = topicKeyOf[kind];
+      this.kindOfTopic.set(options.topics?.[key] ?? defaultTopics[key], kind);
+    }
+    this.deadLetterTopic = options.topics?.deadLetters ?? defaultTopics.deadLetters;
+    this.written = options.metrics.counter('flowsentry_sink_records_total', 'Records written by the sink, by outlet and kind.');
+    this.rejected = options.metrics.counter('flowsentry_sink_rejected_total', 'Records an outlet refused for good (dead-lettered), by outlet and reason.');
+  }
+
+  async start(): Promise<void> {
+    this.runner = new StageRunner({
+      stage: 'sink',
+      bus: this.options.bus,
+      groupId: this.options.groupId ?? 'flowsentry-sink',
+      inputTopics: [...this.kindOfTopic.keys()],
+      deadLetterTopic: this.deadLetterTopic,
+      handler: (message) => this.collect(message),
+      batchDone: async (batch) => [await this.writeBatch(batch)],
+      metrics: this.options.metrics,
+      ...(this.options.maxBatchMessages ? { maxBatchMessages: this.options.maxBatchMessages } : {}),
+      ...(this.options.now ? { now: this.options.now } : {}),
+    });
+    await this.runner.start();
+  }
+
+  /** Lets the batch in hand finish (up to the drain timeout), then gives up retries, commits what was written and stops. */
+  async close(): Promise<void> {
+    const closing = this.runner?.close() ?? Promise.resolve();
+    const timeout = new Promise<'timeout'>((resolveTimeout) => setTimeout(resolveTimeout, this.options.drainTimeoutMs ?? 10_000, 'timeout').unref());
+    if ((await Promise.race([closing.then(() => 'closed' as const), timeout])) === 'timeout') {
+      await Promise.all(this.options.outlets.map((outlet) => outlet.close()));
+      await closing;
+      return;
+    }
+    await Promise.all(this.options.outlets.map((outlet) => outlet.close()));
+  }
+
+  private collect(message: IncomingMessage): StageOutput[] {
+    const kind = this.kindOfTopic.get(message.topic);
+    if (!kind) throw new Error(`sink: no record kind is read from topic ${message.topic}`);
+    const records = sinkRecordsOf(kind, message.value);
+    const key = `${message.topic}/${message.partition}`;
+    let list = this.pending.get(key);
+    // A batch delivered again after a failure starts over: what an earlier attempt left goes.
+    const last = list?.at(-1)?.from;
+    if (!list || (last && !isAfter(message.offset, last.offset))) this.pending.set(key, (list = []));
+    for (const record of records) list.push({ record, from: message });
+    return [];
+  }
+
+  private async writeBatch(batch: IncomingBatch): Promise<StageOutput[]> {
+    const key = `${batch.topic}/${batch.partition}`;
+    const items = this.pending.get(key) ?? [];
+    this.pending.delete(key);
+    if (items.length === 0) return [];
+    const now = this.options.now ?? Date.now;
+    const results = await Promise.all(this.options.outlets.map(async (outlet) => ({ outlet: outlet.name, rejections: await outlet.write(items) })));
+    const letters: StageOutput[] = [];
+    for (const { outlet, rejections } of results) {
+      for (const rejection of rejections) {
+        this.rejected.inc({ outlet, reason: rejection.reason });
+        for (const letter of rejectionLetter(outlet, rejection, now())) letters.push({ ...letter, topic: this.deadLetterTopic });
+      }
+      const kinds = new Map<SinkRecordKind, number>();
+      for (const item of items) kinds.set(item.record.kind, (kinds.get(item.record.kind) ?? 0) + 1);
+      for (const rejection of rejections) kinds.set(rejection.item.record.kind, kinds.get(rejection.item.record.kind)! - 1);
+      for (const [kind, count] of kinds) this.written.inc({ outlet, kind }, count);
+    }
+    return letters;
+  }
+}
