@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '@opensearch-project/opensearch';
+import { enrichedMessages } from '../../enrich/enrich-worker.js';
+import { KafkaBus } from '../../runtime/bus/kafka-bus.js';
+import { endpointsFromEnv } from '../../runtime/endpoints.js';
+import { MetricsRegistry } from '../../runtime/metrics.js';
+import { codecFor } from '../../schemas/codec.js';
+import type { Alert, DeadLetter, EnrichedFlow, ResponseAction } from '../../schemas/types.js';
+import { flowDocument, indexPatternOf, type IndexNaming } from '../../sink/opensearch/documents.js';
+import { openSearchClient } from '../../sink/opensearch/opensearch-client.js';
+import { OpenSearchOutlet } from '../../sink/opensearch/opensearch-outlet.js';
+import { deleteExpiredIndices } from '../../sink/opensearch/opensearch-setup.js';
+import type { SinkItem } from '../../sink/outlet.js';
+import { SinkWorker } from '../../sink/sink-worker.js';
+import { deploymentPod, enrichedFlow, publicAddress } from '../support/enriched-flows.js';
+import { requiredEnv, uniqueName, waitFor } from '../support/wait.js';
+
+const T = Date.UTC(2026, 10, 20, 10, 0, 0);
+const day = 24 * 3600_000;
+
+/** `count` distinct flows from one pod to a public address, a second apart. */
+export function sampleFlows(count: number, start = T): EnrichedFlow[] {
+  const pod = deploymentPod('shop', 'frontend', '10.0.1.5');
+  return Array.from({ length: count }, (_, i) => enrichedFlow(pod, publicAddress('203.0.113.9'), { at: start + i * 1000, port: 443, bytesOut: 100 + i }));
+}
+
+const flowItems = (flows: readonly EnrichedFlow[]): SinkItem[] => flows.map((record) => ({ record: { kind: 'flow', record } }));
+
+const alertOf = (revision: number, severity: Alert['severity']): Alert => ({
+  alert_id: `port_scan:00ff:${T}`,
+  fingerprint: 'port_scan:00ff',
+  detector: 'port_scan',
+  severity,
+  start_time: T,
+  end_time: T + 60_000 * (revision + 1),
+  revision,
+  status: 'open',
+  source_ip: '10.0.1.5',
+  source_namespace: 'shop',
+  summary: `scan revision ${revision}`,
+  count: 10 * (revision + 1),
+});
+
+const action: ResponseAction = {
+  action_id: 'quarantine-1',
+  alert_id: `port_scan:00ff:${T}`,
+  kind: 'quarantine',
+  target: { kind: 'Pod', namespace: 'shop', name: 'frontend-7d9f8c6b5-x1' },
+  dry_run: true,
+  status: 'skipped',
+  reason: 'dry run',
+  requested_at: T + 1000,
+};
+
+async function countOf(client: Client, index: string): Promise<number> {
+  if (!index.includes('*') && !(await client.indices.exists({ index })).body) return 0;
+  await client.indices.refresh({ index });
+  const response = await client.count({ index });
+  return (response.body as { count: number }).count;
+}
+
+describe('Sink > OpenSearch', () => {
+  const client = openSearchClient({ url: requiredEnv('OPENSEARCH_URL') });
+  const naming: IndexNaming = { prefix: uniqueName('fs-sink') };
+  const flows = () => `${naming.prefix}-*`;
+  let outlet: OpenSearchOutlet;
+
+  before(async () => {
+    outlet = new OpenSearchOutlet({ client, naming, templateSettings: { shards: 1, replicas: 0, refreshInterval: '1s' }, backoff: { baseDelayMs: 50, maxDelayMs: 500 } });
+    await outlet.start();
+  });
+
+  after(async () => {
+    await client.indices.delete({ index: flows(), ignore_unavailable: true } as never);
+    for (const word of ['flows', 'alerts', 'actions']) await client.indices.deleteIndexTemplate({ name: `${naming.prefix}-${word}` }, { ignore: [404] });
+    await client.close();
+  });
+
+  it('puts templates whose explicit mappings every new index gets: ip, keyword, date, long', async () => {
+    assert.equal(outlet.retentionMode, 'deletion-job', 'the test node has no ISM plugin');
+    const [flow] = sampleFlows(1);
+    assert.deepEqual(await outlet.write(flowItems([flow!])), []);
+    const index = flowDocument(flow!, naming).index;
+    const response = await client.indices.getMapping({ index });
+    const properties = (response.body as Record<string, { mappings: { properties: Record<string, { type?: string }> } }>)[index]!.mappings.properties;
+    assert.deepEqual(
+      ['source_ip', 'dest_ip', 'source_namespace', 'source_label', 'start_time', '@timestamp', 'bytes_out', 'dest_port'].map((field) => properties[field]?.type),
+      ['ip', 'ip', 'keyword', 'keyword', 'date', 'date', 'long', 'integer'],
+    );
+    await client.indices.refresh({ index });
+    const found = await client.search({ index, body: { query: { bool: { filter: [{ term: { source_ip: '10.0.0.0/16' } }, { term: { source_label: 'app=frontend' } }] } } } });
+    assert.equal((found.body.hits.total as { value: number }).value, 1);
+  });
+
+  it('leaves the same document count when the same batch is written twice', async () => {
+    const batch = sampleFlows(300, T + day);
+    const index = flowDocument(batch[0]!, naming).index;
+    const before = await countOf(client, index);
+    assert.deepEqual(await outlet.write(flowItems(batch)), []);
+    const once = await countOf(client, index);
+    assert.deepEqual(await outlet.write(flowItems(batch)), []);
+    // The same records decoded from Avro again, as a re-produced message would be.
+    const again = batch.map((flow) => codecFor('EnrichedFlow').decode(codecFor('EnrichedFlow').encode(flow)));
+    assert.deepEqual(await outlet.write(flowItems(again)), []);
+    assert.equal(once - before, 300);
+    assert.equal(await countOf(client, index), once);
+  });
+
+  it('refuses a poison document with the mapping error while its batch-mates land', async () => {
+    const batch = sampleFlows(20, T + 2 * day);
+    const poison: EnrichedFlow = { ...batch[7]!, source_ip: 'not-an-address' };
+    batch[7] = poison;
+    const rejections = await outlet.write(flowItems(batch));
+    assert.equal(rejections.length, 1);
+    assert.equal(rejections[0]!.item.record.record, poison);
+    assert.equal(rejections[0]!.reason, 'OPENSEARCH_MAPPER_PARSING_EXCEPTION');
+    assert.match(rejections[0]!.message, /source_ip/);
+    assert.equal(await countOf(client, flowDocument(batch[0]!, naming).index), 19);
+  });
+
+  it('keeps the newest revision of an alert when an older one arrives late', async () => {
+    const items = (revisions: readonly [number, Alert['severity']][]): SinkItem[] => revisions.map(([revision, severity]) => ({ record: { kind: 'alert', record: alertOf(revision, severity) } }));
+    assert.deepEqual(await outlet.write(items([[0, 'medium'], [2, 'critical']])), []);
+    assert.deepEqual(await outlet.write(items([[1, 'high']])), [], 'a late older revision counts as written');
+    assert.deepEqual(await outlet.write(items([[2, 'critical']])), [], 'the same revision again rewrites itself');
+    await client.indices.refresh({ index: indexPatternOf('alert', naming) });
+    const found = await client.search({ index: indexPatternOf('alert', naming), body: { query: { match_all: {} } } });
+    const hits = found.body.hits.hits as unknown as { _source: Alert }[];
+    assert.deepEqual(hits.map((hit) => [hit._source.revision, hit._source.severity]), [[2, 'critical']]);
+  });
+
+  it('deletes indices past their retention, read from their names, and keeps the rest', async () => {
+    const now = Date.UTC(2026, 10, 27, 12);
+    const names = [`${naming.prefix}-flows-2026.10.01`, `${naming.prefix}-flows-2026.11.26`, `${naming.prefix}-actions-2025.10`, `${naming.prefix}-actions-2026.11`];
+    for (const index of names) await client.indices.create({ index });
+    const deleted = await deleteExpiredIndices(client, now, { flow: 14, alert: 365, action: 365 }, naming);
+    assert.deepEqual(deleted.sort(), [`${naming.prefix}-actions-2025.10`, `${naming.prefix}-flows-2026.10.01`]);
+    const left = await client.indices.exists({ index: `${naming.prefix}-flows-2026.11.26` });
+    assert.equal(left.body, true);
+  });
+
+  it('on Kafka: writes flows, alerts and actions, dead-letters the undecodable message and the refused document, and commits', async () => {
+    const bus = new KafkaBus({ brokers: endpointsFromEnv().kafkaBrokers ?? [], logLevel: 'nothing' });
+    const names = { flowsEnriched: uniqueName('sink-flows'), alerts: uniqueName('sink-alerts'), actions: uniqueName('sink-actions'), deadLetters: uniqueName('sink-dl') };
+    const kafkaNaming: IndexNaming = { prefix: uniqueName('fs-kafka') };
+    const metrics = new MetricsRegistry();
+    const groupId = uniqueName('sink');
+    const worker = () => {
+      const kafkaOutlet = new OpenSearchOutlet({ client: openSearchClient({ url: requiredEnv('OPENSEARCH_URL') }), ownsClient: true, naming: kafkaNaming, templateSettings: { shards: 1, replicas: 0, refreshInterval: '1s' } });
+      return { outlet: kafkaOutlet, worker: new SinkWorker({ bus, metrics, outlets: [kafkaOutlet], groupId, topics: names }) };
+    };
+    try {
+      await bus.ensureTopics(Object.values(names).map((name) => ({ name, partitions: name === names.flowsEnriched ? 3 : 1 })));
+      const batch = sampleFlows(500, T + 3 * day);
+      const poison: EnrichedFlow = { ...batch[0]!, source_ip: 'bogus', bytes_out: 1 };
+      const producer = bus.producer();
+      await producer.send(names.flowsEnriched, [...enrichedMessages(names.flowsEnriched, [...batch, poison]), { key: 'x', value: Buffer.from('not avro') }]);
+      await producer.send(names.alerts, [{ key: 'a', value: codecFor('Alert').encode(alertOf(0, 'high')) }]);
+      await producer.send(names.actions, [{ key: 'q', value: codecFor('ResponseAction').encode(action) }]);
+      await producer.close();
+
+      const first = worker();
+      await first.outlet.start();
+      await first.worker.start();
+      const letters = await readDeadLetters(bus, names.deadLetters, 2);
+      const index = `${kafkaNaming.prefix}-*`;
+      await waitFor(async () => (await countOf(client, index)) === 502, { timeoutMs: 60_000, description: '500 flows, an alert and an action' });
+      await first.worker.close();
+      assert.deepEqual(letters.map((letter) => [letter.stage, letter.reason]).sort(), [
+        ['sink', 'OPENSEARCH_MAPPER_PARSING_EXCEPTION'],
+        ['sink', 'SCHEMA_BAD_MAGIC'],
+      ]);
+      const refused = letters.find((letter) => letter.reason === 'OPENSEARCH_MAPPER_PARSING_EXCEPTION')!;
+      assert.match(refused.message, /^opensearch: .*source_ip/);
+      assert.equal(refused.record_type, 'EnrichedFlow');
+      assert.equal(refused.source.topic, names.flowsEnriched);
+
+      // Offsets were committed: a new member of the group finds nothing left to write.
+      const second = worker();
+      await second.outlet.start();
+      await second.worker.start();
+      await new Promise((resolveWait) => setTimeout(resolveWait, 3000));
+      await second.worker.close();
+      assert.equal(await countOf(client, index), 502);
+      assert.match(metrics.render(), /flowsentry_sink_records_total\{kind="flow",outlet="opensearch"\} 500/);
+      await client.indices.delete({ index, ignore_unavailable: true } as never);
+      for (const word of ['flows', 'alerts', 'actions']) await client.indices.deleteIndexTemplate({ name: `${kafkaNaming.prefix}-${word}` }, { ignore: [404] });
+    } finally {
+      await bus.close();
+    }
+  });
+});
+
+/** The dead letters on a topic, each message once. */
+async function readDeadLetters(bus: KafkaBus, topic: string, count: number): Promise<DeadLetter[]> {
+  const byPosition = new Map<string, DeadLetter>();
+  const consumer = bus.consumer({ groupId: uniqueName('dl-read'), topics: [topic] });
+  await consumer.start(async (batch) => {
+    for (const message of batch.messages) byPosition.set(`${message.partition}:${message.offset}`, codecFor('DeadLetter').decode(message.value));
+  });
+  try {
+    await waitFor(() => byPosition.size >= count, { timeoutMs: 60_000, description: `${count} dead letters on ${topic}` });
+    return [...byPosition.values()];
+  } finally {
+    await consumer.close();
+  }
+}
