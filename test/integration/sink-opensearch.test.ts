@@ -14,6 +14,8 @@ import { deleteExpiredIndices } from '../../sink/opensearch/opensearch-setup.js'
 import type { SinkItem } from '../../sink/outlet.js';
 import { SinkWorker } from '../../sink/sink-worker.js';
 import { deploymentPod, enrichedFlow, publicAddress } from '../support/enriched-flows.js';
+import { FaultProxy, pass } from '../support/fault-proxy.js';
+import { TcpOutage } from '../support/tcp-outage.js';
 import { requiredEnv, uniqueName, waitFor } from '../support/wait.js';
 
 const T = Date.UTC(2026, 10, 20, 10, 0, 0);
@@ -128,6 +130,52 @@ describe('Sink > OpenSearch', () => {
     const found = await client.search({ index: indexPatternOf('alert', naming), body: { query: { match_all: {} } } });
     const hits = found.body.hits.hits as unknown as { _source: Alert }[];
     assert.deepEqual(hits.map((hit) => [hit._source.revision, hit._source.severity]), [[2, 'critical']]);
+  });
+
+  it('retries bulk requests answered 429 by a proxy in front of OpenSearch, and loses nothing', async () => {
+    let bulks = 0;
+    const proxy = await FaultProxy.start(requiredEnv('OPENSEARCH_URL'), (request) =>
+      request.url.includes('_bulk') && bulks++ % 2 === 0 && bulks < 12
+        ? { kind: 'respond', status: 429, body: '{"error":{"type":"es_rejected_execution_exception","reason":"rejected execution"},"status":429}', headers: { 'content-type': 'application/json' } }
+        : pass,
+    );
+    const throttled = new OpenSearchOutlet({ client: openSearchClient({ url: proxy.url }), ownsClient: true, naming, maxRequestDocs: 200, backoff: { baseDelayMs: 20, maxDelayMs: 200 } });
+    try {
+      const batch = sampleFlows(2000, T + 4 * day);
+      assert.deepEqual(await throttled.write(flowItems(batch)), []);
+      assert.ok(proxy.log.filter((entry) => entry.action === 'respond').length >= 5, 'the proxy refused requests');
+      assert.equal(await countOf(client, flowDocument(batch[0]!, naming).index), 2000);
+    } finally {
+      await throttled.close();
+      await proxy.close();
+    }
+  });
+
+  it('on Kafka: waits out OpenSearch being unreachable without taking more input, then writes everything once it is back', async () => {
+    const outage = await TcpOutage.start(requiredEnv('OPENSEARCH_URL'));
+    const bus = new KafkaBus({ brokers: endpointsFromEnv().kafkaBrokers ?? [], logLevel: 'nothing' });
+    const names = { flowsEnriched: uniqueName('sink-outage'), deadLetters: uniqueName('sink-outage-dl') };
+    const patient = new OpenSearchOutlet({ client: openSearchClient({ url: outage.url }), ownsClient: true, naming, backoff: { baseDelayMs: 50, maxDelayMs: 400 } });
+    const metrics = new MetricsRegistry();
+    const worker = new SinkWorker({ bus, metrics, outlets: [patient], kinds: ['flow'], groupId: uniqueName('sink-outage'), topics: names, maxBatchMessages: 50 });
+    try {
+      await bus.ensureTopics([{ name: names.flowsEnriched, partitions: 2 }, { name: names.deadLetters, partitions: 1 }]);
+      const batch = sampleFlows(1000, T + 5 * day);
+      const producer = bus.producer();
+      await producer.send(names.flowsEnriched, batch.map((flow, i) => enrichedMessages(names.flowsEnriched, [flow]).map((message) => ({ ...message, key: String(i) }))).flat());
+      await producer.close();
+      await outage.down();
+      await worker.start();
+      await new Promise((resolveWait) => setTimeout(resolveWait, 2000));
+      assert.doesNotMatch(metrics.render(), /flowsentry_stage_records_total\{[^}]*\} [1-9]/, 'no batch was acknowledged while OpenSearch could not be reached');
+      await outage.up();
+      await waitFor(async () => (await countOf(client, flowDocument(batch[0]!, naming).index)) === 1000, { timeoutMs: 60_000, description: 'every flow once OpenSearch is back' });
+      await worker.close();
+      assert.match(metrics.render(), /flowsentry_stage_records_total\{outcome="ok",stage="sink"\} 1000/);
+    } finally {
+      await outage.down();
+      await bus.close();
+    }
   });
 
   it('deletes indices past their retention, read from their names, and keeps the rest', async () => {
