@@ -2,12 +2,13 @@ import { collectCommand } from './collect-command.js';
 import { detectCommand } from './detect-command.js';
 import type { CliCommand } from './command.js';
 import { enrichCommand } from './enrich-command.js';
+import { queryCommand } from './query-command.js';
 import { replayCommand } from './replay-command.js';
 import { respondCommand } from './respond-command.js';
 import { runCommand } from './run-command.js';
 import { schemasCommand } from './schemas-command.js';
 
-const commands: readonly CliCommand[] = [runCommand, collectCommand, enrichCommand, detectCommand, respondCommand, replayCommand, schemasCommand];
+const commands: readonly CliCommand[] = [runCommand, collectCommand, enrichCommand, detectCommand, respondCommand, replayCommand, queryCommand, schemasCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

@@ -32,6 +32,13 @@ export interface SinkWorkerOptions {
   readonly groupId?: string;
   readonly topics?: Partial<Record<TopicKey | 'deadLetters', string>>;
   readonly maxBatchMessages?: number;
+  /**
+   * Group members in this process, default 3: while some members' batches wait on the outlets,
+   * another decodes and prepares its own, so the outlets always have work (each outlet bounds
+   * its requests in flight itself). Each member holds its own partitions: a topic needs at
+   * least this many to use them all. Memory is bounded by members × batch size.
+   */
+  readonly members?: number;
   /** How long `close()` lets a batch in hand finish before it gives up the outlets' retries. Default 10 s. */
   readonly drainTimeoutMs?: number;
   readonly now?: () => number;
@@ -56,7 +63,7 @@ export function rejectionLetter(outlet: string, rejection: OutletRejection, fail
 const isAfter = (a: string, b: string) => (a.length !== b.length ? a.length > b.length : a > b);
 
 export class SinkWorker {
-  private runner: StageRunner | undefined;
+  private runners: StageRunner[] = [];
   /** The records of each batch in hand, by `topic/partition`. */
   private readonly pending = new Map<string, SinkItem[]>();
   private readonly kindOfTopic = new Map<string, SinkRecordKind>();
@@ -75,7 +82,12 @@ export class SinkWorker {
   }
 
   async start(): Promise<void> {
-    this.runner = new StageRunner({
+    this.runners = Array.from({ length: this.options.members ?? 3 }, () => this.member());
+    await Promise.all(this.runners.map((runner) => runner.start()));
+  }
+
+  private member(): StageRunner {
+    return new StageRunner({
       stage: 'sink',
       bus: this.options.bus,
       groupId: this.options.groupId ?? 'flowsentry-sink',
@@ -87,12 +99,11 @@ export class SinkWorker {
       ...(this.options.maxBatchMessages ? { maxBatchMessages: this.options.maxBatchMessages } : {}),
       ...(this.options.now ? { now: this.options.now } : {}),
     });
-    await this.runner.start();
   }
 
   /** Lets the batch in hand finish (up to the drain timeout), then gives up retries, commits what was written and stops. */
   async close(): Promise<void> {
-    const closing = this.runner?.close() ?? Promise.resolve();
+    const closing = Promise.all(this.runners.map((runner) => runner.close()));
     const timeout = new Promise<'timeout'>((resolveTimeout) => setTimeout(resolveTimeout, this.options.drainTimeoutMs ?? 10_000, 'timeout').unref());
     if ((await Promise.race([closing.then(() => 'closed' as const), timeout])) === 'timeout') {
       await Promise.all(this.options.outlets.map((outlet) => outlet.close()));

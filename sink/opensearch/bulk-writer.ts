@@ -31,7 +31,7 @@ export interface BulkWriterOptions {
   readonly maxRequestBytes?: number;
   /** Upper bound of one request's documents. Default 2,000. */
   readonly maxRequestDocs?: number;
-  /** Requests in flight at once. Default 2. */
+  /** Requests in flight at once, across every `write` in progress. Default 2. */
   readonly concurrency?: number;
   readonly backoff?: BackoffPolicy;
   readonly metrics?: MetricsRegistry;
@@ -65,7 +65,7 @@ export function bulkLines(doc: IndexedDocument): string {
     doc.version === undefined
       ? { index: { _index: doc.index, _id: doc.id } }
       : { index: { _index: doc.index, _id: doc.id, version: doc.version, version_type: 'external_gte' } };
-  return `${JSON.stringify(action)}\n${JSON.stringify(doc.body)}\n`;
+  return `${JSON.stringify(action)}\n${doc.source ?? JSON.stringify(doc.body)}\n`;
 }
 
 /** OPENSEARCH_MAPPER_PARSING_EXCEPTION for `mapper_parsing_exception`. */
@@ -94,6 +94,8 @@ export class BulkWriter {
   private readonly backoff: BackoffPolicy;
   private readonly random: () => number;
   private readonly aborted = new AbortController();
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
   private readonly counters;
 
   constructor(private readonly options: BulkWriterOptions) {
@@ -126,14 +128,16 @@ export class BulkWriter {
       }
     }
     const requests = this.cut(entries);
-    let next = 0;
-    const worker = async () => {
-      while (next < requests.length) {
-        const request = requests[next++]!;
-        rejections.push(...(await this.send(request)));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, requests.length) }, worker));
+    await Promise.all(
+      requests.map(async (request) => {
+        await this.slot();
+        try {
+          rejections.push(...(await this.send(request)));
+        } finally {
+          this.release();
+        }
+      }),
+    );
     this.counters?.docs.inc({ outcome: 'rejected' }, rejections.length);
     this.counters?.docs.inc({ outcome: 'written' }, docs.length - rejections.length);
     return rejections;
@@ -141,6 +145,22 @@ export class BulkWriter {
 
   close(): void {
     this.aborted.abort();
+  }
+
+  /** Waits for one of the `concurrency` request slots. */
+  private async slot(): Promise<void> {
+    if (this.inFlight < this.concurrency) {
+      this.inFlight++;
+      return;
+    }
+    await new Promise<void>((resolveSlot) => this.waiting.push(resolveSlot));
+  }
+
+  /** Hands the slot to the next waiting request, or frees it. */
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.inFlight--;
   }
 
   private cut<T>(entries: readonly Entry<T>[]): Entry<T>[][] {
