@@ -7,8 +7,9 @@ import { replayCommand } from './replay-command.js';
 import { respondCommand } from './respond-command.js';
 import { runCommand } from './run-command.js';
 import { schemasCommand } from './schemas-command.js';
+import { sinkCommand } from './sink-command.js';
 
-const commands: readonly CliCommand[] = [runCommand, collectCommand, enrichCommand, detectCommand, respondCommand, replayCommand, queryCommand, schemasCommand];
+const commands: readonly CliCommand[] = [runCommand, collectCommand, enrichCommand, detectCommand, respondCommand, sinkCommand, replayCommand, queryCommand, schemasCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

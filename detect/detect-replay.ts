@@ -11,6 +11,8 @@ export interface DetectReplayOptions extends Omit<ReplayOptions, 'onEnriched'> {
   readonly feeds?: FeedMatcher;
   /** Where alerts go, one Alert JSON object per line (every revision, in the order they were made). */
   readonly alertsOut: string;
+  /** Sees the alerts as they are written, and is awaited. */
+  readonly onAlerts?: (alerts: readonly Alert[]) => Promise<void> | void;
 }
 
 export interface DetectReplaySummary extends ReplaySummary {
@@ -33,6 +35,7 @@ export async function replayWithDetection(options: DetectReplayOptions): Promise
     if (alerts.length === 0) return;
     alertRecords += alerts.length;
     if (!alertsOut.write(alerts.map((alert) => `${JSON.stringify(toJson('Alert', alert))}\n`).join(''))) await once(alertsOut, 'drain');
+    await options.onAlerts?.(alerts);
   };
   try {
     const summary = await replayFiles({ ...options, onEnriched: (records) => writeAlerts(core.process(records)) });

@@ -32,6 +32,8 @@ export interface ReplayOptions extends EnrichCoreOptions {
    * order, and is awaited: detection hooks in here.
    */
   readonly onEnriched?: (records: readonly EnrichedFlow[]) => Promise<void> | void;
+  /** Sees every run of records as written to `enrichedOut` (after aggregation), and is awaited: outlets hook in here. */
+  readonly onOutput?: (records: readonly EnrichedFlow[]) => Promise<void> | void;
 }
 
 export interface ReplaySummary {
@@ -125,6 +127,7 @@ export async function replayFiles(options: ReplayOptions): Promise<ReplaySummary
     const records = core.aggregate(detailed);
     recordsOut += records.length;
     await write(enrichedOut, records.map((record) => `${JSON.stringify(toJson('EnrichedFlow', record))}\n`).join(''));
+    await options.onOutput?.(records);
   };
   try {
     await writeProblems(inventory.problems, 'enrich', 'InventoryEvent');

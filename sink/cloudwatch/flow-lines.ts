@@ -93,9 +93,16 @@ export function flowJsonRecord(flow: EnrichedFlow): Record<string, unknown> {
   };
 }
 
-/** One flow as one line in `format`, no line break. */
+const reportedLabels = (labels: Labels | null | undefined) => (labels && Object.keys(labels).length > 0 ? labels : null);
+
+/**
+ * One flow as one line in `format`, no line break. In the Calico line an empty label map is
+ * written `-` (labels not reported), as Calico writes it: an EnrichedFlow always carries a map,
+ * so it cannot tell an endpoint without labels from a line that left them out.
+ */
 export function formatFlowLine(flow: EnrichedFlow, format: FlowLineFormat): string {
-  return format === 'calico' ? formatCalicoText(flow) : JSON.stringify(flowJsonRecord(flow));
+  if (format === 'json') return JSON.stringify(flowJsonRecord(flow));
+  return formatCalicoText({ ...flow, source_labels: reportedLabels(flow.source_labels), dest_labels: reportedLabels(flow.dest_labels) });
 }
 
 export function flowLogEvent(flow: EnrichedFlow, format: FlowLineFormat): LogEvent {

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseCalicoJson } from '../../../../ingest/calico-json.js';
 import { parseCalicoText } from '../../../../ingest/calico-text.js';
+import { codecFor } from '../../../../schemas/codec.js';
 import type { Alert, EnrichedFlow, RawFlow, ResponseAction } from '../../../../schemas/types.js';
 import { alertLogEvent, actionLogEvent, flowLogEvent, formatFlowLine, sinkRecordLogEvent } from '../../../../sink/cloudwatch/flow-lines.js';
 
@@ -11,10 +12,14 @@ const sampleFile = fileURLToPath(new URL('../../../../../shared/data/calico-clou
 const sample = readFileSync(sampleFile, 'utf8').split('\n').filter((line) => line !== '');
 const host = 'ip-10-0-1-23.ec2.internal';
 
-/** What the enricher makes of a parsed flow: the EnrichedFlow-only fields filled, nothing of the line changed. */
+/**
+ * What the enricher makes of a parsed flow: the EnrichedFlow-only fields filled, nothing of the
+ * line changed, then through Avro as the sink reads it (labels the line left out become `{}`).
+ */
 function enrichedOf(raw: RawFlow): EnrichedFlow {
   const { source_labels, dest_labels, ...rest } = raw;
-  return {
+  const codec = codecFor('EnrichedFlow');
+  return codec.decode(codec.encode({
     ...rest,
     source_type: raw.source_type ?? 'net',
     source_name_aggr: raw.source_name_aggr ?? '-',
@@ -30,7 +35,7 @@ function enrichedOf(raw: RawFlow): EnrichedFlow {
     dest_node: null,
     dest_workload: null,
     dest_resolution: raw.dest_type === 'net' ? 'network' : 'inventory',
-  };
+  }));
 }
 
 const flows = sample.map((line) => enrichedOf(parseCalicoText(line, { host })));
