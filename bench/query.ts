@@ -18,7 +18,7 @@
  * indices), one shard, no replica. Deterministic (LCG). Indices and template are deleted after.
  */
 import type { Client } from '@opensearch-project/opensearch';
-import { flowDocument, indexPatternOf, type IndexNaming } from '../sink/opensearch/documents.js';
+import { flowDocument, sourceOf, indexPatternOf, type IndexNaming } from '../sink/opensearch/documents.js';
 import { indexTemplateOf, templateNameOf } from '../sink/opensearch/index-templates.js';
 import { openSearchClient, openSearchConnectionFromEnv } from '../sink/opensearch/opensearch-client.js';
 import { OpenSearchFlowStore } from '../sink/query/opensearch-flow-store.js';
@@ -70,7 +70,7 @@ function chunkBody(from: number, count: number, ends: ReturnType<typeof cluster>
       bytesOut: Math.floor(next() * 100_000),
     });
     const document = flowDocument(flow, naming);
-    lines.push(JSON.stringify({ index: { _index: document.index, _id: document.id } }), JSON.stringify(document.body));
+    lines.push(JSON.stringify({ index: { _index: document.index, _id: document.id } }), sourceOf(document));
   }
   return `${lines.join('\n')}\n`;
 }

@@ -149,10 +149,13 @@ async function sink(client: Client, data: readonly EnrichedFlow[], run: number):
   const metrics = new MetricsRegistry();
   const worker = new SinkWorker({ bus, metrics, outlets: [outlet], kinds: ['flow'], groupId: 'bench-sink', topics: { flowsEnriched: topic }, maxBatchMessages: REQUEST_DOCS / MESSAGE_FLOWS });
   const written = metrics.counter('flowsentry_sink_records_total', '');
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await worker.start();
   while ((written.get({ outlet: 'opensearch', kind: 'flow' }) ?? 0) < data.length) await new Promise((resolveWait) => setTimeout(resolveWait, 2));
   const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  cpuPerDoc.push((used.user + used.system) / data.length);
   await worker.close();
   await bus.close();
   const landed = await count(client, naming.prefix);
@@ -161,6 +164,7 @@ async function sink(client: Client, data: readonly EnrichedFlow[], run: number):
   return data.length / seconds;
 }
 
+const cpuPerDoc: number[] = [];
 const client = openSearchClient({ url, requestTimeoutMs: 120_000 });
 const data = flows(totalFlows);
 await rawBulk(client, data.slice(0, 10_000), 0);
@@ -170,7 +174,7 @@ const sunk: number[] = [];
 for (let run = 1; run <= 3; run++) {
   raw.push(await rawBulk(client, data, run));
   sunk.push(await sink(client, data, run));
-  console.error(`run ${run}: raw ${Math.round(raw.at(-1)!)} docs/s, sink ${Math.round(sunk.at(-1)!)} docs/s`);
+  console.error(`run ${run}: raw ${Math.round(raw.at(-1)!)} docs/s, sink ${Math.round(sunk.at(-1)!)} docs/s, sink CPU ${cpuPerDoc.at(-1)!.toFixed(1)} µs/doc`);
 }
 await client.close();
 report('sink-opensearch', [withBaseline('sink throughput', median(sunk), 'docs/s', 'raw _bulk', median(raw))], {

@@ -50,12 +50,17 @@ export function sinkRecordsOf(kind: SinkRecordKind, value: Uint8Array): SinkReco
   return records.map((record) => ({ kind, record }) as SinkRecord);
 }
 
-/** The dead letter of a record an outlet refused. */
+/**
+ * The dead letter of a record an outlet refused: where its message was, the outlet's reason, and
+ * as `original` that record alone (its Avro encoding), not the whole message it came in, whose
+ * other records landed.
+ */
 export function rejectionLetter(outlet: string, rejection: OutletRejection, failedAt: number): StageOutput[] {
   const from = rejection.item.from;
   if (!from) return [];
+  const type = recordTypeOf[rejection.item.record.kind];
   const error = Object.assign(new Error(`${outlet}: ${rejection.message}`), { code: rejection.reason });
-  const letter = deadLetterOf('sink', from, error, failedAt, recordTypeOf[rejection.item.record.kind]);
+  const letter = deadLetterOf('sink', { ...from, value: codecFor(type).encode(rejection.item.record.record as never) }, error, failedAt, type);
   return [{ topic: '', key: `${outlet}/${from.topic}/${from.partition}`, value: deadLetterCodec.encode(letter) }];
 }
 
@@ -64,8 +69,6 @@ const isAfter = (a: string, b: string) => (a.length !== b.length ? a.length > b.
 
 export class SinkWorker {
   private runners: StageRunner[] = [];
-  /** The records of each batch in hand, by `topic/partition`. */
-  private readonly pending = new Map<string, SinkItem[]>();
   private readonly kindOfTopic = new Map<string, SinkRecordKind>();
   private readonly deadLetterTopic: string;
   private readonly written;
@@ -87,14 +90,17 @@ export class SinkWorker {
   }
 
   private member(): StageRunner {
+    // The records of each batch this member has in hand, by `topic/partition`: a member's own, so
+    // a partition moving between members of this process never mixes two batches.
+    const pending = new Map<string, SinkItem[]>();
     return new StageRunner({
       stage: 'sink',
       bus: this.options.bus,
       groupId: this.options.groupId ?? 'flowsentry-sink',
       inputTopics: [...this.kindOfTopic.keys()],
       deadLetterTopic: this.deadLetterTopic,
-      handler: (message) => this.collect(message),
-      batchDone: async (batch) => [await this.writeBatch(batch)],
+      handler: (message) => this.collect(pending, message),
+      batchDone: async (batch) => [await this.writeBatch(pending, batch)],
       metrics: this.options.metrics,
       ...(this.options.maxBatchMessages ? { maxBatchMessages: this.options.maxBatchMessages } : {}),
       ...(this.options.now ? { now: this.options.now } : {}),
@@ -105,31 +111,35 @@ export class SinkWorker {
   async close(): Promise<void> {
     const closing = Promise.all(this.runners.map((runner) => runner.close()));
     const timeout = new Promise<'timeout'>((resolveTimeout) => setTimeout(resolveTimeout, this.options.drainTimeoutMs ?? 10_000, 'timeout').unref());
-    if ((await Promise.race([closing.then(() => 'closed' as const), timeout])) === 'timeout') {
-      await Promise.all(this.options.outlets.map((outlet) => outlet.close()));
-      await closing;
-      return;
+    let outletsClosed: Promise<unknown> | undefined;
+    const closeOutlets = () => (outletsClosed ??= Promise.all(this.options.outlets.map((outlet) => outlet.close())));
+    try {
+      if ((await Promise.race([closing.then(() => 'closed' as const), timeout])) === 'timeout') {
+        await closeOutlets();
+        await closing;
+      }
+    } finally {
+      await closeOutlets();
     }
-    await Promise.all(this.options.outlets.map((outlet) => outlet.close()));
   }
 
-  private collect(message: IncomingMessage): StageOutput[] {
+  private collect(pending: Map<string, SinkItem[]>, message: IncomingMessage): StageOutput[] {
     const kind = this.kindOfTopic.get(message.topic);
     if (!kind) throw new Error(`sink: no record kind is read from topic ${message.topic}`);
     const records = sinkRecordsOf(kind, message.value);
     const key = `${message.topic}/${message.partition}`;
-    let list = this.pending.get(key);
+    let list = pending.get(key);
     // A batch delivered again after a failure starts over: what an earlier attempt left goes.
     const last = list?.at(-1)?.from;
-    if (!list || (last && !isAfter(message.offset, last.offset))) this.pending.set(key, (list = []));
+    if (!list || (last && !isAfter(message.offset, last.offset))) pending.set(key, (list = []));
     for (const record of records) list.push({ record, from: message });
     return [];
   }
 
-  private async writeBatch(batch: IncomingBatch): Promise<StageOutput[]> {
+  private async writeBatch(pending: Map<string, SinkItem[]>, batch: IncomingBatch): Promise<StageOutput[]> {
     const key = `${batch.topic}/${batch.partition}`;
-    const items = this.pending.get(key) ?? [];
-    this.pending.delete(key);
+    const items = pending.get(key) ?? [];
+    pending.delete(key);
     if (items.length === 0) return [];
     const now = this.options.now ?? Date.now;
     const results = await Promise.all(this.options.outlets.map(async (outlet) => ({ outlet: outlet.name, rejections: await outlet.write(items) })));

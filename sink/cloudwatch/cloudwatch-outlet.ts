@@ -245,9 +245,14 @@ export class CloudWatchOutlet implements Outlet {
         await this.backOff(++retry);
         if (failure.cause === 'missing_resource') {
           this.forget(group, stream);
-          await this.ensureStream(group, stream).catch((setupError: unknown) => {
+          try {
+            await this.ensureStream(group, stream);
+          } catch (setupError) {
             if (!(setupError instanceof PermanentFailure)) throw setupError;
-          });
+            // The group or stream went away and cannot be made again: the batch is refused, not retried forever.
+            for (const event of batch.events) this.reject(rejections, event, setupError.reason, setupError.message);
+            return;
+          }
         }
       }
     }

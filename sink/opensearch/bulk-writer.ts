@@ -23,7 +23,7 @@ import type { Client } from '@opensearch-project/opensearch';
 import { backoffDelay, sleep, type BackoffPolicy } from '../../runtime/backoff.js';
 import type { MetricsRegistry } from '../../runtime/metrics.js';
 import { OutletClosedError } from '../outlet.js';
-import type { IndexedDocument } from './documents.js';
+import { sourceOf, type IndexedDocument } from './documents.js';
 
 export interface BulkWriterOptions {
   readonly client: Client;
@@ -65,12 +65,21 @@ export function bulkLines(doc: IndexedDocument): string {
     doc.version === undefined
       ? { index: { _index: doc.index, _id: doc.id } }
       : { index: { _index: doc.index, _id: doc.id, version: doc.version, version_type: 'external_gte' } };
-  return `${JSON.stringify(action)}\n${doc.source ?? JSON.stringify(doc.body)}\n`;
+  return `${JSON.stringify(action)}\n${sourceOf(doc)}\n`;
 }
 
 /** OPENSEARCH_MAPPER_PARSING_EXCEPTION for `mapper_parsing_exception`. */
 export function reasonCodeOf(errorType: string | undefined): string {
   return `OPENSEARCH_${(errorType ?? 'unknown_error').toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;
+}
+
+/** What OpenSearch's request check would refuse a whole bulk request for, found before sending. */
+export function documentProblem(doc: IndexedDocument): string | undefined {
+  const idBytes = Buffer.byteLength(doc.id);
+  if (idBytes === 0 || idBytes > 512) return `an id of ${idBytes} bytes (1 to 512 allowed)`;
+  if (doc.version !== undefined && !(Number.isSafeInteger(doc.version) && doc.version >= 0)) return `version ${doc.version} is not a whole number >= 0`;
+  if (doc.index.length === 0 || doc.index !== doc.index.toLowerCase() || Buffer.byteLength(doc.index) > 255) return `index name '${doc.index}' is not a lower-case name of at most 255 bytes`;
+  return undefined;
 }
 
 const isRetriableStatus = (status: number) => status === 429 || status >= 500;
@@ -121,7 +130,10 @@ export class BulkWriter {
     for (const { doc, ref } of docs) {
       const text = bulkLines(doc);
       const bytes = Buffer.byteLength(text);
-      if (bytes > this.maxRequestBytes) {
+      const problem = documentProblem(doc);
+      if (problem) {
+        rejections.push({ ref, reason: 'OPENSEARCH_INVALID_DOCUMENT', message: `${doc.index}/${doc.id.slice(0, 100)}: ${problem}` });
+      } else if (bytes > this.maxRequestBytes) {
         rejections.push({ ref, reason: 'OPENSEARCH_DOCUMENT_TOO_LARGE', message: `${doc.index}/${doc.id}: ${bytes} bytes, over the request limit of ${this.maxRequestBytes}` });
       } else {
         entries.push({ ref, text, bytes, versioned: doc.version !== undefined, id: `${doc.index}/${doc.id}` });
@@ -193,14 +205,16 @@ export class BulkWriter {
         items = (response.body as { items: readonly Record<string, BulkItemResult>[] }).items.map((item) => Object.values(item)[0]!);
       } catch (error) {
         const status = statusOfFailure(error);
-        if (status === 413 && pending.length > 1) {
+        const refused = status !== undefined && status >= 400 && status < 500 && status !== 429 && status !== 401 && status !== 403 && status !== 408;
+        if (refused && pending.length > 1) {
+          // Too large (413), or one document the request check refuses (400): halve until the culprit stands alone.
           const half = Math.ceil(pending.length / 2);
           for (const part of [pending.slice(0, half), pending.slice(half)]) rejections.push(...(await this.send(part)));
           return rejections;
         }
-        if (status === 413 || (status !== undefined && status >= 400 && status < 500 && status !== 429 && status !== 401 && status !== 403 && status !== 408)) {
-          // The request itself is refused for good (the whole body, not an item): say so for each.
-          for (const entry of pending) rejections.push({ ref: entry.ref, reason: `OPENSEARCH_HTTP_${status}`, message: `${entry.id}: bulk request refused, ${describeFailure(error)}` });
+        if (refused) {
+          const entry = pending[0]!;
+          rejections.push({ ref: entry.ref, reason: `OPENSEARCH_HTTP_${status}`, message: `${entry.id}: bulk request refused, ${describeFailure(error)}` });
           return rejections;
         }
         this.counters?.retries.inc({ cause: status !== undefined ? `request ${status}` : 'request failed' });

@@ -3,8 +3,10 @@
  *
  * - **Ids come from the record itself**, never from a bus offset, so a record produced twice
  *   upstream (a retried send, a replay) lands once. A flow's or an action's id is a hash of its
- *   canonical content: every schema field in schema order, a missing one at its default, maps
- *   with sorted keys (so a record decoded from Avro and the same record built in code agree). An alert's id is its `alert_id`, written with its
+ *   Avro encoding: every schema field in schema order, a missing one at its default, label maps
+ *   in key order (so a record decoded from the bus and the same record built in code agree). A
+ *   new EnrichedFlow version changes the ids: replaying old flows into the same indices after
+ *   an upgrade writes them again beside the old documents. An alert's id is its `alert_id`, written with its
  *   `revision` as an external version: the newest revision stays, an older one arriving late is
  *   refused by OpenSearch as a version conflict, which counts as written.
  * - **Indices are per kind and time**: `<prefix>-flows-YYYY.MM.DD` by the flow's end (UTC day),
@@ -18,7 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Alert, EnrichedFlow, Labels, ResponseAction } from '../../schemas/types.js';
-import { schemaRegistry } from '../../schemas/registry.js';
+import { codecFor } from '../../schemas/codec.js';
 import type { SinkRecord, SinkRecordKind } from '../outlet.js';
 
 export interface IndexNaming {
@@ -37,11 +39,22 @@ export const indexPeriods: Readonly<Record<SinkRecordKind, 'day' | 'month'>> = {
 export interface IndexedDocument {
   readonly index: string;
   readonly id: string;
-  readonly body: Record<string, unknown>;
+  /** The document, as an object; absent when given as `source`. */
+  readonly body?: Record<string, unknown>;
   /** An external version (alerts: the revision); an older one is refused by OpenSearch. */
   readonly version?: number;
-  /** `body` as JSON, when it was serialized already (then `body` is parsed from it when read). */
+  /** The document as JSON, when it was serialized already (flows: built as text, which is much cheaper). */
   readonly source?: string;
+}
+
+/** The document as an object, whichever way it was given. */
+export function bodyOf(doc: IndexedDocument): Record<string, unknown> {
+  return doc.body ?? (JSON.parse(doc.source ?? '{}') as Record<string, unknown>);
+}
+
+/** The document as JSON, whichever way it was given. */
+export function sourceOf(doc: IndexedDocument): string {
+  return doc.source ?? JSON.stringify(doc.body ?? {});
 }
 
 const two = (value: number) => String(value).padStart(2, '0');
@@ -78,66 +91,38 @@ export function indexPeriodOf(kind: SinkRecordKind, index: string, naming: Index
   return new Date(start).getUTCMonth() === month ? { start, end } : undefined;
 }
 
-interface SchemaShape {
-  /** `"name":` of every field, in schema order. */
-  readonly keys: readonly string[];
-  readonly names: readonly string[];
-  /** A missing field's JSON: its default, or null. */
-  readonly defaults: readonly string[];
-  readonly maps: readonly boolean[];
+const flowCodec = codecFor('EnrichedFlow');
+const actionCodec = codecFor('ResponseAction');
+
+function isSorted(map: Labels | null | undefined): boolean {
+  if (!map) return true;
+  let previous: string | undefined;
+  for (const key in map) {
+    if (previous !== undefined && key < previous) return false;
+    previous = key;
+  }
+  return true;
 }
 
-function shapeOf(name: 'EnrichedFlow' | 'ResponseAction'): SchemaShape {
-  const type = schemaRegistry().entry(name).current.type as unknown as {
-    fields: readonly { name: string; defaultValue(): unknown; type: { typeName: string } }[];
-  };
-  return {
-    keys: type.fields.map((field) => `${JSON.stringify(field.name)}:`),
-    names: type.fields.map((field) => field.name),
-    defaults: type.fields.map((field) => JSON.stringify(field.defaultValue() ?? null)),
-    maps: type.fields.map((field) => field.type.typeName === 'map'),
-  };
+function sortedLabels(map: Labels | undefined): Labels | undefined {
+  if (!map || isSorted(map)) return map;
+  const sorted: Labels = {};
+  for (const key of Object.keys(map).sort()) sorted[key] = map[key]!;
+  return sorted;
 }
 
-function sortedMapJson(map: Record<string, unknown>): string {
-  const keys = Object.keys(map);
-  if (keys.length < 2) return JSON.stringify(map);
-  return `{${keys
-    .sort()
-    .map((key) => `${JSON.stringify(key)}:${JSON.stringify(map[key])}`)
-    .join(',')}}`;
-}
+const idOf = (bytes: Buffer) => createHash('sha256').update(bytes).digest('base64url').slice(0, 27);
 
 /**
- * A record's canonical JSON: every field of its schema in schema order, a missing one at its
- * default (or null), maps with sorted keys. A record decoded from Avro and the same record built
- * in code (fields left out, labels in another order) give the same text. Written field by field,
- * which is several times faster than building and serializing a copy.
+ * A flow's document id: 27 characters of base64url SHA-256 over its Avro encoding (the sink's
+ * current EnrichedFlow version), with its label maps in key order. Encoding puts every field in
+ * schema order and a missing one at its default, so a record decoded from the bus and the same
+ * record built in code (fields left out, labels in another order) get the same id.
  */
-function canonicalJson(shape: SchemaShape, record: object): string {
-  const values = record as Record<string, unknown>;
-  let text = '{';
-  for (let i = 0; i < shape.names.length; i++) {
-    const value = values[shape.names[i]!];
-    let json: string;
-    if (value === undefined || value === null) json = shape.defaults[i]!;
-    else if (typeof value === 'string') json = JSON.stringify(value);
-    else if (typeof value === 'number') json = Number.isFinite(value) ? String(value) : 'null';
-    else if (shape.maps[i]) json = sortedMapJson(value as Record<string, unknown>);
-    else json = JSON.stringify(value);
-    text += i === 0 ? `${shape.keys[i]}${json}` : `,${shape.keys[i]}${json}`;
-  }
-  return `${text}}`;
-}
-
-const flowShape = shapeOf('EnrichedFlow');
-const actionShape = shapeOf('ResponseAction');
-
-const hashOf = (text: string) => createHash('sha256').update(text).digest('base64url').slice(0, 27);
-
-/** A flow's document id: 27 characters of base64url SHA-256 over its canonical JSON. */
 export function flowIdOf(flow: EnrichedFlow): string {
-  return hashOf(canonicalJson(flowShape, flow));
+  const canonical =
+    isSorted(flow.source_labels) && isSorted(flow.dest_labels) ? flow : { ...flow, source_labels: sortedLabels(flow.source_labels), dest_labels: sortedLabels(flow.dest_labels) };
+  return idOf(flowCodec.encode(canonical));
 }
 
 /** `key=value` for every label, sorted: what label filters and aggregations use. */
@@ -160,8 +145,8 @@ function withLabelPairs<T extends { source_labels?: Labels | null; dest_labels?:
 }
 
 export function flowDocument(flow: EnrichedFlow, naming: IndexNaming = defaultIndexNaming): IndexedDocument {
-  const text = canonicalJson(flowShape, flow);
-  const id = hashOf(text);
+  const text = JSON.stringify(flow);
+  const id = flowIdOf(flow);
   const extras = {
     source_label: labelPairs(flow.source_labels),
     dest_label: labelPairs(flow.dest_labels),
@@ -175,9 +160,6 @@ export function flowDocument(flow: EnrichedFlow, naming: IndexNaming = defaultIn
     index: indexNameOf('flow', flow.end_time, naming),
     id,
     source,
-    get body() {
-      return JSON.parse(source) as Record<string, unknown>;
-    },
   };
 }
 
@@ -194,7 +176,7 @@ export function alertDocument(alert: Alert, naming: IndexNaming = defaultIndexNa
 export function actionDocument(action: ResponseAction, naming: IndexNaming = defaultIndexNaming): IndexedDocument {
   return {
     index: indexNameOf('action', action.requested_at, naming),
-    id: hashOf(canonicalJson(actionShape, action)),
+    id: idOf(actionCodec.encode(action)),
     body: { ...action, '@timestamp': action.requested_at },
   };
 }

@@ -7,7 +7,8 @@ import type { Client } from '@opensearch-project/opensearch';
 import type { MetricsRegistry } from '../../runtime/metrics.js';
 import type { Outlet, OutletRejection, SinkItem } from '../outlet.js';
 import { BulkWriter, type BulkWriterOptions } from './bulk-writer.js';
-import { defaultIndexNaming, documentOf, type IndexNaming } from './documents.js';
+import { reasonOf } from '../../runtime/stage-runner.js';
+import { defaultIndexNaming, documentOf, type IndexedDocument, type IndexNaming } from './documents.js';
 import { defaultTemplateSettings, type TemplateSettings } from './index-templates.js';
 import { applyRetention, defaultRetentionDays, deleteExpiredIndices, putIndexTemplates, type RetentionDays, type RetentionMode } from './opensearch-setup.js';
 
@@ -53,8 +54,18 @@ export class OpenSearchOutlet implements Outlet {
   }
 
   async write(items: readonly SinkItem[]): Promise<readonly OutletRejection[]> {
-    const rejections = await this.writer.write(items.map((item) => ({ doc: documentOf(item.record, this.naming), ref: item })));
-    return rejections.map(({ ref, reason, message }) => ({ item: ref, reason, message }));
+    const unfit: OutletRejection[] = [];
+    const docs: { doc: IndexedDocument; ref: SinkItem }[] = [];
+    for (const item of items) {
+      try {
+        docs.push({ doc: documentOf(item.record, this.naming), ref: item });
+      } catch (error) {
+        // A record that cannot become a document (it does not fit its schema) is refused, not retried.
+        unfit.push({ item, reason: reasonOf(error), message: `no document: ${(error as Error).message}` });
+      }
+    }
+    const rejections = await this.writer.write(docs);
+    return [...unfit, ...rejections.map(({ ref, reason, message }) => ({ item: ref, reason, message }))];
   }
 
   async close(): Promise<void> {

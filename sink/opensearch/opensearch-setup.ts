@@ -67,7 +67,8 @@ export async function putRetentionPolicies(client: Client, days: RetentionDays =
     const existing = await client.transport.request({ method: 'GET', path }, { ignore: [404] });
     const current = existing.body as { _seq_no?: number; _primary_term?: number } | undefined;
     const querystring = existing.statusCode === 200 && current?._seq_no !== undefined ? { if_seq_no: current._seq_no, if_primary_term: current._primary_term } : {};
-    await client.transport.request({ method: 'PUT', path, querystring, body });
+    // Two sinks starting at once may both find it missing: the one that loses the race finds it made (409).
+    await client.transport.request({ method: 'PUT', path, querystring, body }, { ignore: [409] });
   }
 }
 

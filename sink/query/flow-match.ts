@@ -20,14 +20,20 @@ function cidrOf(text: string): Cidr | undefined {
   return cidrs.get(text);
 }
 
+/** A block in the 128-bit space: an IPv4 one as its IPv4-mapped IPv6 block. */
+const widened = (cidr: Cidr): { network: bigint; prefix: number } =>
+  cidr.bits === 32 ? { network: (0xffffn << 32n) | cidr.network, prefix: cidr.prefix + 96 } : { network: cidr.network, prefix: cidr.prefix };
+
 /** Whether an address lies in a block (a bare address is a block of one). */
 export function ipInBlock(ip: string | null | undefined, block: string): boolean {
   if (!ip) return false;
   const address = cidrOf(ip);
   const range = cidrOf(block);
-  if (!address || !range || address.bits !== range.bits) return false;
-  const hostBits = BigInt(range.bits - range.prefix);
-  return address.network >> hostBits === range.network >> hostBits;
+  if (!address || !range) return false;
+  // As OpenSearch's ip type: IPv4 lives in IPv6 as ::ffff:a.b.c.d, so an IPv6 block over that range holds IPv4 addresses.
+  const [a, r] = [widened(address), widened(range)];
+  const hostBits = BigInt(128 - r.prefix);
+  return a.network >> hostBits === r.network >> hostBits;
 }
 
 const oneOf = <T>(values: readonly T[] | undefined, value: T | null | undefined): boolean =>

@@ -15,6 +15,7 @@ import { decodeCursor, encodeCursor } from './cursor.js';
 import { endFields, type EndFilter, type FlowFilter, type GraphNode, type TalkerKey, type TopTalkersRequest } from './flow-filter.js';
 import type { Caller, FlowPage, PageRequest, Party, StoredFlow } from './flow-store.js';
 import { QueryError } from './query-errors.js';
+import { readIpOrBlock } from './query-params.js';
 import { partyOf, type CallerTally, type EdgeTally, type Side, type TalkerTally } from './results.js';
 
 export type Json = Record<string, unknown>;
@@ -27,6 +28,8 @@ export function endClauses(side: Side, end: EndFilter): Json[] {
     const values = end[field];
     if (!values || values.length === 0) continue;
     if (field === 'label') clauses.push(...values.map((pair) => ({ term: { [`${side}_label`]: pair } })));
+    // Addresses in the form OpenSearch accepts (an IPv4-mapped block as its IPv4 block).
+    else if (field === 'ip') clauses.push(terms(`${side}_ip`, values.map((value) => readIpOrBlock(String(value)) ?? value)));
     else clauses.push(terms(`${side}_${field}`, values));
   }
   return clauses;

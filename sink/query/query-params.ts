@@ -214,11 +214,14 @@ export function readIpOrBlock(value: string): string | undefined {
   if (!value.includes('/')) return canonicalIp(value);
   try {
     const block = parseCidr(value);
-    const network = block.bits === 32 ? [24n, 16n, 8n, 0n].map((shift) => String((block.network >> shift) & 0xffn)).join('.') : undefined;
-    if (network !== undefined) return `${network}/${block.prefix}`;
+    const dotted = (network: bigint) => [24n, 16n, 8n, 0n].map((shift) => String((network >> shift) & 0xffn)).join('.');
+    if (block.bits === 32) return `${dotted(block.network)}/${block.prefix}`;
+    // An IPv4-mapped block (::ffff:a.b.c.d/96+n) is the IPv4 block a.b.c.d/n, as OpenSearch reads it.
+    if (block.prefix >= 96 && block.network >> 32n === 0xffffn) return `${dotted(block.network & 0xffffffffn)}/${block.prefix - 96}`;
     const groups: string[] = [];
     for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(((block.network >> shift) & 0xffffn).toString(16));
-    return `${canonicalIp(groups.join(':'))}/${block.prefix}`;
+    const canonical = canonicalIp(groups.join(':'));
+    return `${canonical?.includes(':') ? canonical : groups.join(':')}/${block.prefix}`;
   } catch {
     return undefined;
   }

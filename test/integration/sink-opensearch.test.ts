@@ -223,6 +223,7 @@ describe('Sink > OpenSearch', () => {
       assert.match(refused.message, /^opensearch: .*source_ip/);
       assert.equal(refused.record_type, 'EnrichedFlow');
       assert.equal(refused.source.topic, names.flowsEnriched);
+      assert.deepEqual(codecFor('EnrichedFlow').decodeAll(refused.original), [codecFor('EnrichedFlow').decode(codecFor('EnrichedFlow').encode(poison))], 'the refused record alone, not its batch-mates');
 
       // Offsets were committed: a new member of the group finds nothing left to write.
       const second = worker();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@opensearch-project/opensearch';
-import { flowIdOf, flowDocument, indexPatternOf, type IndexNaming } from '../../sink/opensearch/documents.js';
+import { bodyOf, flowIdOf, flowDocument, indexPatternOf, type IndexNaming } from '../../sink/opensearch/documents.js';
 import { indexTemplateOf, templateNameOf } from '../../sink/opensearch/index-templates.js';
 import { openSearchClient } from '../../sink/opensearch/opensearch-client.js';
 import { OpenSearchFlowStore } from '../../sink/query/opensearch-flow-store.js';
@@ -25,7 +25,7 @@ async function load(flows: readonly EnrichedFlow[]): Promise<void> {
   });
   const body = flows.flatMap((flow) => {
     const document = flowDocument(flow, naming);
-    return [{ index: { _index: document.index, _id: document.id } }, document.body];
+    return [{ index: { _index: document.index, _id: document.id } }, bodyOf(document)];
   });
   const response = await client.bulk({ body, refresh: 'wait_for' });
   assert.equal(response.body.errors, false, JSON.stringify(response.body.items.slice(0, 3)));

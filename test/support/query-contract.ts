@@ -98,6 +98,8 @@ export function flowStoreContract(subject: FlowStoreSubject): void {
         ['dest address', { dest: { ip: ['203.0.113.66'] } }, ['x1', 'x2', 'x3', 'x4']],
         ['dest CIDR block', { dest: { ip: ['10.0.1.0/24'] } }, ['c1', 'f1', 'c2', 's1', 's2', 'i1', 'p1', 'f2']],
         ['source CIDR block', { source: { ip: ['198.51.100.0/24'] } }, ['i1']],
+        ['an IPv6 block over the IPv4-mapped range holds IPv4 addresses', { source: { ip: ['::ffff:0:0/96'] } }, flowNames.filter((name) => datasetFlows[name].source_ip)],
+        ['all of IPv6 holds IPv4 too', { dest: { ip: ['::/0'] } }, flowNames.filter((name) => datasetFlows[name].dest_ip)],
         ['address of either end', { any: [{ ip: ['10.0.4.11'] }] }, ['s3', 'b1', 'x2']],
         ['dest port', { dest: { port: [22] } }, ['s1', 's3']],
         ['dest ports, any of them', { dest: { port: [22, 3389] } }, ['s1', 's2', 's3']],

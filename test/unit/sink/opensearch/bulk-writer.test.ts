@@ -96,10 +96,18 @@ describe('Sink > OpenSearch > bulk writer', () => {
     assert.deepEqual(calls.filter((ids) => ids.length <= 2).flat(), ['a', 'b', 'c', 'd', 'e']);
   });
 
-  it('gives the items back as refused when the request itself is refused for good (400)', async () => {
-    const { client } = scriptedClient(() => ({ fail: 400 }));
-    const rejections = await new BulkWriter({ client, ...quick }).write([doc('a'), doc('b')]);
-    assert.deepEqual(rejections.map((rejection) => rejection.reason), ['OPENSEARCH_HTTP_400', 'OPENSEARCH_HTTP_400']);
+  it('halves a request refused whole (400) until the one document behind it stands alone, and lands the rest', async () => {
+    const { client, calls } = scriptedClient((ids) => (ids.includes('bad') ? { fail: 400 } : ids.map(() => ({ status: 201 }))));
+    const rejections = await new BulkWriter({ client, ...quick }).write(['a', 'b', 'bad', 'c', 'd'].map((id) => doc(id)));
+    assert.deepEqual(rejections.map((rejection) => [rejection.ref, rejection.reason]), [['bad', 'OPENSEARCH_HTTP_400']]);
+    assert.deepEqual(calls.filter((ids) => !ids.includes('bad')).flat().sort(), ['a', 'b', 'c', 'd']);
+  });
+
+  it('refuses before sending what would make OpenSearch refuse a whole request: a long id, a negative version', async () => {
+    const { client, calls } = scriptedClient((ids) => ids.map(() => ({ status: 201 })));
+    const rejections = await new BulkWriter({ client, ...quick }).write([doc('x'.repeat(513)), doc('alert', { version: -1 }), doc('fine')]);
+    assert.deepEqual(rejections.map((rejection) => rejection.reason), ['OPENSEARCH_INVALID_DOCUMENT', 'OPENSEARCH_INVALID_DOCUMENT']);
+    assert.deepEqual(calls, [['fine']]);
   });
 
   it('stops retrying when closed: the write rejects as retriable, so nothing is committed', async () => {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseArgs } from 'node:util';
 import { joinDashValues } from '../../../../cli/query-command.js';
-import { flagSource, parametersOf, parseQuery, searchParamSource, type Question } from '../../../../sink/query/query-params.js';
+import { ipInBlock } from '../../../../sink/query/flow-match.js';
+import { flagSource, parametersOf, parseQuery, readIpOrBlock, searchParamSource, type Question } from '../../../../sink/query/query-params.js';
 import { parseDuration, parseTime } from '../../../../sink/query/time-parse.js';
 
 const now = Date.UTC(2026, 10, 27, 12, 0, 0);
@@ -149,5 +150,23 @@ describe('Sink > query > parameters > questions', () => {
     assert.deepEqual(http('who-talked-to', 'ip=203.0.113.0/24&from=-1d').request, { question: 'who-talked-to', ip: '203.0.113.0/24', filter: { from: now - 86_400_000 } });
     assert.deepEqual(http('who-talked-to', 'dest_ip=1.2.3.4').problems, ['dest_ip: unknown for who-talked-to', 'ip: missing: the address (or CIDR block) talked to']);
     assert.deepEqual(http('who-talked-to', 'ip=example.com').problems, ["ip: 'example.com' is not an IP address or CIDR block"]);
+  });
+});
+
+describe('Sink > query > addresses', () => {
+  it('reads an IPv4-mapped IPv6 block as the IPv4 block OpenSearch takes it for', () => {
+    assert.equal(readIpOrBlock('::ffff:10.0.1.0/120'), '10.0.1.0/24');
+    assert.equal(readIpOrBlock('::ffff:0:0/96'), '0.0.0.0/0');
+    assert.equal(readIpOrBlock('::/0'), '::/0');
+    assert.equal(readIpOrBlock('2001:db8::/32'), '2001:db8::/32');
+  });
+
+  it('matches as OpenSearch does: an IPv6 block over the mapped range holds IPv4 addresses', () => {
+    assert.equal(ipInBlock('10.0.1.5', '::/0'), true);
+    assert.equal(ipInBlock('10.0.1.5', '::ffff:10.0.1.0/120'), true);
+    assert.equal(ipInBlock('10.0.2.5', '::ffff:10.0.1.0/120'), false);
+    assert.equal(ipInBlock('10.0.1.5', '2001:db8::/32'), false);
+    assert.equal(ipInBlock('2001:db8::1', '0.0.0.0/0'), false);
+    assert.equal(ipInBlock('2001:db8::1', '2001:db8::/32'), true);
   });
 });
