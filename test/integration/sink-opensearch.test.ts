@@ -171,7 +171,8 @@ describe('Sink > OpenSearch', () => {
       await outage.up();
       await waitFor(async () => (await countOf(client, flowDocument(batch[0]!, naming).index)) === 1000, { timeoutMs: 60_000, description: 'every flow once OpenSearch is back' });
       await worker.close();
-      assert.match(metrics.render(), /flowsentry_stage_records_total\{outcome="ok",stage="sink"\} 1000/);
+      // At least once: a batch in flight while the group rebalanced is handled again (and lands on itself).
+      assert.ok(counterValue(metrics, 'flowsentry_stage_records_total{outcome="ok",stage="sink"}') >= 1000);
     } finally {
       await outage.down();
       await bus.close();
@@ -211,14 +212,13 @@ describe('Sink > OpenSearch', () => {
       const first = worker();
       await first.outlet.start();
       await first.worker.start();
-      const letters = await readDeadLetters(bus, names.deadLetters, 2);
+      const expectedReasons = ['OPENSEARCH_MAPPER_PARSING_EXCEPTION', 'SCHEMA_BAD_MAGIC'];
+      const letters = await readDeadLetters(bus, names.deadLetters, (read) => expectedReasons.every((reason) => read.some((letter) => letter.reason === reason)));
       const index = `${kafkaNaming.prefix}-*`;
       await waitFor(async () => (await countOf(client, index)) === 502, { timeoutMs: 60_000, description: '500 flows, an alert and an action' });
       await first.worker.close();
-      assert.deepEqual(letters.map((letter) => [letter.stage, letter.reason]).sort(), [
-        ['sink', 'OPENSEARCH_MAPPER_PARSING_EXCEPTION'],
-        ['sink', 'SCHEMA_BAD_MAGIC'],
-      ]);
+      // At least once: a batch handled again (a rebalance of the three members) writes its letters again.
+      assert.deepEqual([...new Set(letters.map((letter) => `${letter.stage}/${letter.reason}`))].sort(), ['sink/OPENSEARCH_MAPPER_PARSING_EXCEPTION', 'sink/SCHEMA_BAD_MAGIC']);
       const refused = letters.find((letter) => letter.reason === 'OPENSEARCH_MAPPER_PARSING_EXCEPTION')!;
       assert.match(refused.message, /^opensearch: .*source_ip/);
       assert.equal(refused.record_type, 'EnrichedFlow');
@@ -232,7 +232,7 @@ describe('Sink > OpenSearch', () => {
       await new Promise((resolveWait) => setTimeout(resolveWait, 3000));
       await second.worker.close();
       assert.equal(await countOf(client, index), 502);
-      assert.match(metrics.render(), /flowsentry_sink_records_total\{kind="flow",outlet="opensearch"\} 500/);
+      assert.ok(counterValue(metrics, 'flowsentry_sink_records_total{kind="flow",outlet="opensearch"}') >= 500);
       await client.indices.delete({ index, ignore_unavailable: true } as never);
       for (const word of ['flows', 'alerts', 'actions']) await client.indices.deleteIndexTemplate({ name: `${kafkaNaming.prefix}-${word}` }, { ignore: [404] });
     } finally {
@@ -241,15 +241,24 @@ describe('Sink > OpenSearch', () => {
   });
 });
 
+/** A counter's value from the rendered metrics, 0 when absent. */
+function counterValue(metrics: MetricsRegistry, series: string): number {
+  const line = metrics
+    .render()
+    .split('\n')
+    .find((candidate) => candidate.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
 /** The dead letters on a topic, each message once. */
-async function readDeadLetters(bus: KafkaBus, topic: string, count: number): Promise<DeadLetter[]> {
+async function readDeadLetters(bus: KafkaBus, topic: string, enough: (letters: readonly DeadLetter[]) => boolean): Promise<DeadLetter[]> {
   const byPosition = new Map<string, DeadLetter>();
   const consumer = bus.consumer({ groupId: uniqueName('dl-read'), topics: [topic] });
   await consumer.start(async (batch) => {
     for (const message of batch.messages) byPosition.set(`${message.partition}:${message.offset}`, codecFor('DeadLetter').decode(message.value));
   });
   try {
-    await waitFor(() => byPosition.size >= count, { timeoutMs: 60_000, description: `${count} dead letters on ${topic}` });
+    await waitFor(() => enough([...byPosition.values()]), { timeoutMs: 60_000, description: `the dead letters expected on ${topic}` });
     return [...byPosition.values()];
   } finally {
     await consumer.close();
