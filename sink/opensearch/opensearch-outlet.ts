@@ -4,10 +4,11 @@
  * the deletion job again every `retentionCheckMs` (default an hour).
  */
 import type { Client } from '@opensearch-project/opensearch';
+import { backoffDelay, sleep } from '../../runtime/backoff.js';
 import type { MetricsRegistry } from '../../runtime/metrics.js';
-import type { Outlet, OutletRejection, SinkItem } from '../outlet.js';
-import { BulkWriter, type BulkWriterOptions } from './bulk-writer.js';
 import { reasonOf } from '../../runtime/stage-runner.js';
+import { OutletClosedError, type Outlet, type OutletRejection, type SinkItem } from '../outlet.js';
+import { BulkWriter, defaultBulkBackoff, type BulkWriterOptions } from './bulk-writer.js';
 import { defaultIndexNaming, documentOf, type IndexedDocument, type IndexNaming } from './documents.js';
 import { defaultTemplateSettings, type TemplateSettings } from './index-templates.js';
 import { applyRetention, defaultRetentionDays, deleteExpiredIndices, putIndexTemplates, type RetentionDays, type RetentionMode } from './opensearch-setup.js';
@@ -30,19 +31,35 @@ export class OpenSearchOutlet implements Outlet {
   private readonly naming: IndexNaming;
   private retentionTimer: NodeJS.Timeout | undefined;
   retentionMode: RetentionMode | undefined;
+  private readonly closed = new AbortController();
 
   constructor(private readonly options: OpenSearchOutletOptions) {
     this.naming = options.naming ?? defaultIndexNaming;
     this.writer = new BulkWriter({ ...options, client: options.client, ...(options.metrics ? { metrics: options.metrics } : {}) });
   }
 
-  /** Puts the templates and the retention in place; call once before the first write. */
+  /**
+   * Puts the templates and the retention in place; call once before the first write. While
+   * OpenSearch cannot be reached (or answers 429/5xx) it waits and tries again, as writes do;
+   * any other refusal (a 403 for a role without the right to put templates) is thrown.
+   */
   async start(): Promise<void> {
     const { client } = this.options;
-    await putIndexTemplates(client, this.options.templateSettings ?? defaultTemplateSettings, this.naming);
     const now = this.options.now ?? Date.now;
     const days = this.options.retentionDays ?? defaultRetentionDays;
-    this.retentionMode = await applyRetention(client, now(), days, this.naming);
+    for (let retry = 1; ; retry++) {
+      try {
+        await putIndexTemplates(client, this.options.templateSettings ?? defaultTemplateSettings, this.naming);
+        this.retentionMode = await applyRetention(client, now(), days, this.naming);
+        break;
+      } catch (error) {
+        const status = (error as { meta?: { statusCode?: unknown } }).meta?.statusCode;
+        if (typeof status === 'number' && status !== 429 && status < 500) throw error;
+        if (this.closed.signal.aborted) throw new OutletClosedError('opensearch');
+        console.error(`opensearch: setting up templates failed (${(error as Error).message}); trying again`);
+        await sleep(backoffDelay(retry, this.options.backoff ?? defaultBulkBackoff, Math.random), this.closed.signal);
+      }
+    }
     if (this.retentionMode === 'deletion-job') {
       this.retentionTimer = setInterval(() => {
         deleteExpiredIndices(client, now(), days, this.naming).catch((error: unknown) => {
@@ -69,6 +86,7 @@ export class OpenSearchOutlet implements Outlet {
   }
 
   async close(): Promise<void> {
+    this.closed.abort();
     clearInterval(this.retentionTimer);
     this.writer.close();
     if (this.options.ownsClient) await this.options.client.close();

@@ -179,6 +179,27 @@ describe('Sink > OpenSearch', () => {
     }
   });
 
+  it('starts once OpenSearch can be reached: templates put after an outage', async () => {
+    const outage = await TcpOutage.start(requiredEnv('OPENSEARCH_URL'));
+    const later: IndexNaming = { prefix: uniqueName('fs-later') };
+    const starting = new OpenSearchOutlet({ client: openSearchClient({ url: outage.url }), ownsClient: true, naming: later, backoff: { baseDelayMs: 50, maxDelayMs: 300 } });
+    try {
+      await outage.down();
+      let started = false;
+      const start = starting.start().then(() => (started = true));
+      await new Promise((resolveWait) => setTimeout(resolveWait, 1000));
+      assert.equal(started, false);
+      await outage.up();
+      await start;
+      const template = await client.indices.existsIndexTemplate({ name: `${later.prefix}-flows` });
+      assert.equal(template.body, true);
+    } finally {
+      await starting.close();
+      await outage.down();
+      for (const word of ['flows', 'alerts', 'actions']) await client.indices.deleteIndexTemplate({ name: `${later.prefix}-${word}` }, { ignore: [404] });
+    }
+  });
+
   it('deletes indices past their retention, read from their names, and keeps the rest', async () => {
     const now = Date.UTC(2026, 10, 27, 12);
     const names = [`${naming.prefix}-flows-2026.10.01`, `${naming.prefix}-flows-2026.11.26`, `${naming.prefix}-actions-2025.10`, `${naming.prefix}-actions-2026.11`];
