@@ -104,9 +104,14 @@ export function rowsOf(answer: Answer): Rows {
   }
 }
 
-/** A CSV field: quoted when it holds a comma, a quote, a line break or leading/trailing spaces. */
+/**
+ * A CSV field: quoted when it holds a comma, a quote, a line break or leading/trailing spaces. A
+ * text that a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage
+ * return: flow data can carry what an attacker chose, such as process arguments) gets a leading
+ * `'`, so it is shown, not run. Numbers are written as they are.
+ */
 export function csvField(cell: Cell): string {
-  const text = cell === null ? '' : String(cell);
+  const text = cell === null ? '' : typeof cell === 'string' && /^[=+\-@\t\r]/.test(cell) ? `'${cell}` : String(cell);
   return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

@@ -15,6 +15,13 @@ describe('Sink > query > output', () => {
     assert.equal(formatCsv({ columns: ['a', 'b'], rows: [['x,y', 1]], records: [] }), 'a,b\r\n"x,y",1\r\n');
   });
 
+  it('keeps a spreadsheet from running a CSV text as a formula, and leaves numbers alone', () => {
+    assert.deepEqual(
+      ['=HYPERLINK("http://x")', '+1', '-cmd', '@SUM(A1)', '\tx', 'safe=value', -5, 0].map(csvField),
+      ['"\'=HYPERLINK(""http://x"")"', "'+1", "'-cmd", "'@SUM(A1)", "'\tx", 'safe=value', '-5', '0'],
+    );
+  });
+
   it('aligns table columns: text left, numbers right, empty as -', () => {
     const table = formatTable({ columns: ['name', 'bytes'], rows: [['frontend', 5], ['db', 12_345], [null, 7]], records: [] });
     assert.equal(table, ['NAME      BYTES', 'frontend      5', 'db        12345', '-             7', ''].join('\n'));
