@@ -7,10 +7,10 @@
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { toJson } from '../schemas/json.js';
-import type { Alert, DeadLetter, EnrichedFlow } from '../schemas/types.js';
+import type { Alert, EnrichedFlow } from '../schemas/types.js';
 import { formatFlowLine } from './cloudwatch/flow-lines.js';
 import type { Outlet, SinkItem } from './outlet.js';
-import { recordTypeOf } from './sink-worker.js';
+import { rejectionDeadLetter } from './sink-worker.js';
 
 export interface ReplayOutputsOptions {
   readonly outlets: readonly Outlet[];
@@ -69,17 +69,7 @@ export class ReplayOutputs {
       this.written.set(outlet.name, (this.written.get(outlet.name) ?? 0) + items.length - rejections.length);
       this.refused.set(outlet.name, (this.refused.get(outlet.name) ?? 0) + rejections.length);
       for (const rejection of rejections) {
-        const type = recordTypeOf[rejection.item.record.kind];
-        const letter: DeadLetter = {
-          reason: rejection.reason,
-          message: `${outlet.name}: ${rejection.message}`,
-          retriable: false,
-          stage: 'sink',
-          record_type: type,
-          source: { topic: null, partition: null, offset: null, position: null, file: null, line: null },
-          original: Buffer.from(JSON.stringify(toJson(type, rejection.item.record.record))),
-          failed_at: now(),
-        };
+        const letter = rejectionDeadLetter(outlet.name, rejection, now());
         this.rejected ??= createWriteStream(this.options.rejectedOut);
         await write(this.rejected, `${JSON.stringify(toJson('DeadLetter', letter))}\n`);
       }

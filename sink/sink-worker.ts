@@ -12,7 +12,8 @@ import type { MetricsRegistry } from '../runtime/metrics.js';
 import { deadLetterOf, StageRunner, type StageOutput } from '../runtime/stage-runner.js';
 import { topics as defaultTopics } from '../runtime/topics.js';
 import { codecFor } from '../schemas/codec.js';
-import type { SchemaName } from '../schemas/types.js';
+import { toJson } from '../schemas/json.js';
+import type { DeadLetter, SchemaName } from '../schemas/types.js';
 import { sinkRecordKinds, type Outlet, type OutletRejection, type SinkItem, type SinkRecord, type SinkRecordKind } from './outlet.js';
 
 const deadLetterCodec = codecFor('DeadLetter');
@@ -51,17 +52,25 @@ export function sinkRecordsOf(kind: SinkRecordKind, value: Uint8Array): SinkReco
 }
 
 /**
- * The dead letter of a record an outlet refused: where its message was, the outlet's reason, and
- * as `original` that record alone (its Avro encoding), not the whole message it came in, whose
- * other records landed.
+ * The dead letter of a record an outlet refused, with the outlet and its reason. Off the bus: where
+ * its message was, and as `original` that record alone (its Avro encoding), not the whole message
+ * it came in, whose other records landed. From a replay of files (no message): the record as JSON.
  */
-export function rejectionLetter(outlet: string, rejection: OutletRejection, failedAt: number): StageOutput[] {
-  const from = rejection.item.from;
-  if (!from) return [];
-  const type = recordTypeOf[rejection.item.record.kind];
+export function rejectionDeadLetter(outlet: string, rejection: OutletRejection, failedAt: number): DeadLetter {
+  const { record, from } = rejection.item;
+  const type = recordTypeOf[record.kind];
   const error = Object.assign(new Error(`${outlet}: ${rejection.message}`), { code: rejection.reason });
-  const letter = deadLetterOf('sink', { ...from, value: codecFor(type).encode(rejection.item.record.record as never) }, error, failedAt, type);
-  return [{ topic: '', key: `${outlet}/${from.topic}/${from.partition}`, value: deadLetterCodec.encode(letter) }];
+  if (from) return deadLetterOf('sink', { ...from, value: codecFor(type).encode(record.record as never) }, error, failedAt, type);
+  return {
+    reason: rejection.reason,
+    message: error.message,
+    retriable: false,
+    stage: 'sink',
+    record_type: type,
+    source: { topic: null, partition: null, offset: null, position: null, file: null, line: null },
+    original: Buffer.from(JSON.stringify(toJson(type, record.record as never))),
+    failed_at: failedAt,
+  };
 }
 
 /** Whether decimal position `a` comes after `b`. */
@@ -143,16 +152,21 @@ export class SinkWorker {
     if (items.length === 0) return [];
     const now = this.options.now ?? Date.now;
     const results = await Promise.all(this.options.outlets.map(async (outlet) => ({ outlet: outlet.name, rejections: await outlet.write(items) })));
+    const perKind = new Map<SinkRecordKind, number>();
+    for (const item of items) perKind.set(item.record.kind, (perKind.get(item.record.kind) ?? 0) + 1);
     const letters: StageOutput[] = [];
     for (const { outlet, rejections } of results) {
+      const written = new Map(perKind);
       for (const rejection of rejections) {
+        const { record, from } = rejection.item;
+        written.set(record.kind, written.get(record.kind)! - 1);
         this.rejected.inc({ outlet, reason: rejection.reason });
-        for (const letter of rejectionLetter(outlet, rejection, now())) letters.push({ ...letter, topic: this.deadLetterTopic });
+        if (from) {
+          const letter = rejectionDeadLetter(outlet, rejection, now());
+          letters.push({ topic: this.deadLetterTopic, key: `${outlet}/${from.topic}/${from.partition}`, value: deadLetterCodec.encode(letter) });
+        }
       }
-      const kinds = new Map<SinkRecordKind, number>();
-      for (const item of items) kinds.set(item.record.kind, (kinds.get(item.record.kind) ?? 0) + 1);
-      for (const rejection of rejections) kinds.set(rejection.item.record.kind, kinds.get(rejection.item.record.kind)! - 1);
-      for (const [kind, count] of kinds) this.written.inc({ outlet, kind }, count);
+      for (const [kind, count] of written) this.written.inc({ outlet, kind }, count);
     }
     return letters;
   }

@@ -85,7 +85,7 @@ export function documentProblem(doc: IndexedDocument): string | undefined {
 const isRetriableStatus = (status: number) => status === 429 || status >= 500;
 
 /** The HTTP status of a failed request, or undefined when no answer came (refused, reset, timeout). */
-function statusOfFailure(error: unknown): number | undefined {
+export function statusOfFailure(error: unknown): number | undefined {
   const status = (error as { meta?: { statusCode?: unknown } } | null)?.meta?.statusCode;
   return typeof status === 'number' ? status : undefined;
 }

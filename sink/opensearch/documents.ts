@@ -140,10 +140,6 @@ export function alertOpenedAt(alert: Alert): number {
   return Number.isFinite(opened) ? opened : alert.start_time;
 }
 
-function withLabelPairs<T extends { source_labels?: Labels | null; dest_labels?: Labels | null }>(record: T): Record<string, unknown> {
-  return { ...record, source_label: labelPairs(record.source_labels), dest_label: labelPairs(record.dest_labels) };
-}
-
 export function flowDocument(flow: EnrichedFlow, naming: IndexNaming = defaultIndexNaming): IndexedDocument {
   const text = JSON.stringify(flow);
   const id = flowIdOf(flow);
@@ -169,7 +165,13 @@ export function alertDocument(alert: Alert, naming: IndexNaming = defaultIndexNa
     index: indexNameOf('alert', opened, naming),
     id: alert.alert_id,
     version: alert.revision ?? 0,
-    body: { ...withLabelPairs(alert), '@timestamp': alert.end_time, opened_at: opened },
+    body: {
+      ...alert,
+      source_label: labelPairs(alert.source_labels),
+      dest_label: labelPairs(alert.dest_labels),
+      '@timestamp': alert.end_time,
+      opened_at: opened,
+    },
   };
 }
 

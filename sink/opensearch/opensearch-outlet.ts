@@ -8,7 +8,7 @@ import { backoffDelay, sleep } from '../../runtime/backoff.js';
 import type { MetricsRegistry } from '../../runtime/metrics.js';
 import { reasonOf } from '../../runtime/stage-runner.js';
 import { OutletClosedError, type Outlet, type OutletRejection, type SinkItem } from '../outlet.js';
-import { BulkWriter, defaultBulkBackoff, type BulkWriterOptions } from './bulk-writer.js';
+import { BulkWriter, defaultBulkBackoff, statusOfFailure, type BulkWriterOptions } from './bulk-writer.js';
 import { defaultIndexNaming, documentOf, type IndexedDocument, type IndexNaming } from './documents.js';
 import { defaultTemplateSettings, type TemplateSettings } from './index-templates.js';
 import { applyRetention, defaultRetentionDays, deleteExpiredIndices, putIndexTemplates, type RetentionDays, type RetentionMode } from './opensearch-setup.js';
@@ -53,8 +53,8 @@ export class OpenSearchOutlet implements Outlet {
         this.retentionMode = await applyRetention(client, now(), days, this.naming);
         break;
       } catch (error) {
-        const status = (error as { meta?: { statusCode?: unknown } }).meta?.statusCode;
-        if (typeof status === 'number' && status !== 429 && status < 500) throw error;
+        const status = statusOfFailure(error);
+        if (status !== undefined && status !== 429 && status < 500) throw error;
         if (this.closed.signal.aborted) throw new OutletClosedError('opensearch');
         console.error(`opensearch: setting up templates failed (${(error as Error).message}); trying again`);
         await sleep(backoffDelay(retry, this.options.backoff ?? defaultBulkBackoff, Math.random), this.closed.signal);

@@ -22,7 +22,7 @@ const T = Date.UTC(2026, 10, 20, 10, 0, 0);
 const day = 24 * 3600_000;
 
 /** `count` distinct flows from one pod to a public address, a second apart. */
-export function sampleFlows(count: number, start = T): EnrichedFlow[] {
+function sampleFlows(count: number, start = T): EnrichedFlow[] {
   const pod = deploymentPod('shop', 'frontend', '10.0.1.5');
   return Array.from({ length: count }, (_, i) => enrichedFlow(pod, publicAddress('203.0.113.9'), { at: start + i * 1000, port: 443, bytesOut: 100 + i }));
 }
