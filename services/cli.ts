@@ -1,7 +1,7 @@
 import { down, status, up } from './manager.js';
 import { serviceEnv, servicesNamed } from './registry.js';
 
-const usage = `usage: npm run services -- <up|down|status|env> [kafka|opensearch|moto ...]
+const usage = `usage: npm run services -- <up|down|status|env> [kafka|opensearch|moto|kubernetes ...]
 
   up      install what is missing (cached under $FLOWSENTRY_CACHE or ~/.cache/flowsentry),
           start on loopback and wait until ready; services already up are left alone

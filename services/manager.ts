@@ -128,6 +128,7 @@ export async function up(services: readonly ServiceDefinition[], log: (line: str
     started.push(service);
     ctx.log(`started (pid ${pid}), waiting until ready`);
     await waitUntilReady(service, ctx, pid);
+    await service.afterReady?.(ctx);
     const seconds = (Date.now() - startedAt) / 1000;
     ctx.log(`ready in ${seconds.toFixed(1)}s`);
     return { name: service.name, started: true, seconds };

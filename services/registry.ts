@@ -1,10 +1,11 @@
 import { kafkaService } from './kafka/service.js';
+import { kubernetesService } from './kubernetes/service.js';
 import { motoService } from './moto/service.js';
 import { openSearchService } from './opensearch/service.js';
 import type { ServiceDefinition } from './service.js';
 
 /** Every service the tests may need, in the order they are installed. */
-export const allServices: readonly ServiceDefinition[] = [kafkaService, openSearchService, motoService];
+export const allServices: readonly ServiceDefinition[] = [kafkaService, openSearchService, motoService, kubernetesService];
 
 export function servicesNamed(names: readonly string[]): ServiceDefinition[] {
   if (names.length === 0) return [...allServices];

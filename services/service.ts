@@ -30,4 +30,6 @@ export interface ServiceDefinition {
   prepare(ctx: ServiceContext): Promise<LaunchCommand>;
   /** True once the service answers its clients. Must not throw. */
   isReady(): Promise<boolean>;
+  /** Runs once after a start, when the service is ready (e.g. installs fixtures it must hold). */
+  afterReady?(ctx: ServiceContext): Promise<void>;
 }

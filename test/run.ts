@@ -1,7 +1,7 @@
 /**
  * `npm test`: runs the unit tests and the integration tests with Node's test runner.
- * Integration tests need Kafka, OpenSearch and moto: endpoints given in the environment
- * (KAFKA_BROKERS, OPENSEARCH_URL, AWS_ENDPOINT_URL) are used as they are; the missing ones are
+ * Integration tests need Kafka, OpenSearch, moto and Kubernetes: endpoints given in the environment
+ * (KAFKA_BROKERS, OPENSEARCH_URL, AWS_ENDPOINT_URL, KUBERNETES_URL) are used as they are; the missing ones are
  * started here from the project's services script and stopped afterwards.
  *
  *   npm test                      everything
