@@ -1,10 +1,18 @@
-import type { Bus, IncomingMessage } from '../runtime/bus/bus.js';
+import type { Bus, BusProducer, IncomingMessage } from '../runtime/bus/bus.js';
 import type { MetricsRegistry } from '../runtime/metrics.js';
 import { StageRunner, type StageOutput } from '../runtime/stage-runner.js';
 import { topics as defaultTopics } from '../runtime/topics.js';
 import { codecFor } from '../schemas/codec.js';
-import type { DeadLetter } from '../schemas/types.js';
+import type { Alert, DeadLetter, ResponseAction } from '../schemas/types.js';
 import type { AlertNotifier } from './notify/alert-notifier.js';
+
+/** What acts on an alert beyond notifying (the quarantine responder). Must be idempotent per alert. */
+export interface AlertResponder {
+  /** The actions taken or refused for one alert revision. Throws only when it could not decide (e.g. the API is unreachable): the batch is then retried. */
+  respond(alert: Alert): Promise<readonly ResponseAction[]>;
+  /** Releases what is past its expiry; the actions say what was released. */
+  releaseExpired(): Promise<readonly ResponseAction[]>;
+}
 
 export interface RespondWorkerOptions {
   readonly bus: Bus;
@@ -13,13 +21,18 @@ export interface RespondWorkerOptions {
   readonly notifier: (onDeadLetter: (letter: DeadLetter) => void) => AlertNotifier;
   /** Consumer group of the alert input. Default `flowsentry-respond`. */
   readonly groupId?: string;
-  readonly topics?: Partial<Record<'alerts' | 'deadLetters', string>>;
+  /** Quarantines and other automated responses; their ResponseActions go to the actions topic and the notifier. */
+  readonly responder?: AlertResponder;
+  /** How often expired responses are released. Default 15 s. */
+  readonly expiryCheckMs?: number;
+  readonly topics?: Partial<Record<'alerts' | 'deadLetters' | 'actions', string>>;
   readonly maxBatchMessages?: number;
   readonly now?: () => number;
 }
 
 const alertCodec = codecFor('Alert');
 const deadLetterCodec = codecFor('DeadLetter');
+const actionCodec = codecFor('ResponseAction');
 
 /**
  * The respond stage on the bus: reads alerts and hands each to the notifier. A batch is
@@ -27,6 +40,11 @@ const deadLetterCodec = codecFor('DeadLetter');
  * letter on the dead-letter topic — so a crash never loses a notification, and the receiver
  * de-duplicates a repeat by its `webhook-id`. Detection never waits on any of this: it only wrote
  * the alert.
+ *
+ * With a responder, each alert also goes to it as soon as it is read (a quarantine does not wait for
+ * the batch); the batch is acknowledged once every response ended, with its ResponseActions written
+ * to the actions topic and handed to the notifier. A responder that throws fails the batch, which
+ * is then read again: responses are idempotent per alert, so a repeat changes nothing.
  */
 export class RespondWorker {
   private runner: StageRunner | undefined;
@@ -35,6 +53,13 @@ export class RespondWorker {
   /** Dead letters in the batch being written. */
   private writing = 0;
   private readonly notifier: AlertNotifier;
+  /** Responses started in the batch being read. */
+  private responses: Promise<void>[] = [];
+  /** Actions of the batch being read, written with it. */
+  private actions: ResponseAction[] = [];
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryProducer: BusProducer | undefined;
+  private expiryRun: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: RespondWorkerOptions) {
     this.notifier = options.notifier((letter) => this.letters.push(letter));
@@ -50,10 +75,19 @@ export class RespondWorker {
       deadLetterTopic: deadLetters,
       handler: (message) => this.respond(message),
       batchDone: async () => {
+        const responses = this.responses;
+        this.responses = [];
+        const actions = this.actions;
+        this.actions = [];
+        // A responder that could not decide fails the batch: it is read again and decided again.
+        await Promise.all(responses);
         await this.notifier.drain();
         // Kept until written: a send that fails leaves them for the batch's retry.
         this.writing = this.letters.length;
-        return [this.letters.map((letter) => ({ topic: deadLetters, key: 'notify', value: deadLetterCodec.encode(letter) }))];
+        return [
+          this.letters.map((letter) => ({ topic: deadLetters, key: 'notify', value: deadLetterCodec.encode(letter) })),
+          actions.map((action) => this.actionMessage(action)),
+        ];
       },
       batchSent: () => {
         this.letters.splice(0, this.writing);
@@ -65,16 +99,58 @@ export class RespondWorker {
       ...(this.options.now ? { now: this.options.now } : {}),
     });
     await this.runner.start();
+    if (this.options.responder) {
+      this.expiryProducer = this.options.bus.producer();
+      this.expiryTimer = setInterval(() => {
+        this.expiryRun = this.expiryRun.then(() => this.releaseExpired());
+      }, this.options.expiryCheckMs ?? 15_000);
+      this.expiryTimer.unref();
+    }
   }
 
   async close(): Promise<void> {
+    clearInterval(this.expiryTimer);
+    await this.expiryRun;
     await this.runner?.close();
+    await this.expiryProducer?.close();
     await this.notifier.close();
+  }
+
+  private get actionsTopic(): string {
+    return this.options.topics?.actions ?? defaultTopics.actions;
+  }
+
+  private actionMessage(action: ResponseAction): StageOutput {
+    return { topic: this.actionsTopic, key: action.action_id, value: actionCodec.encode(action) };
   }
 
   private respond(message: IncomingMessage): StageOutput[] {
     // A message that does not decode is dead-lettered by the runner, with the reason.
-    for (const alert of alertCodec.decodeAll(message.value)) this.notifier.notify(alert);
+    for (const alert of alertCodec.decodeAll(message.value)) {
+      this.notifier.notify(alert);
+      const responder = this.options.responder;
+      if (responder) {
+        const response = responder.respond(alert).then((actions) => {
+          for (const action of actions) this.notifier.notifyAction(action);
+          this.actions.push(...actions);
+        });
+        // Handled where the batch ends; until then a failure must not count as unhandled.
+        response.catch(() => undefined);
+        this.responses.push(response);
+      }
+    }
     return [];
+  }
+
+  /** Releases expired responses and writes their actions; a failure is logged and tried at the next tick. */
+  private async releaseExpired(): Promise<void> {
+    try {
+      const actions = await this.options.responder!.releaseExpired();
+      if (actions.length === 0) return;
+      await this.expiryProducer!.send(this.actionsTopic, actions.map((action) => this.actionMessage(action)));
+      for (const action of actions) this.notifier.notifyAction(action);
+    } catch (error) {
+      console.error(`respond: releasing expired responses failed, tried again in ${this.options.expiryCheckMs ?? 15_000} ms:`, error instanceof Error ? error.message : error);
+    }
   }
 }

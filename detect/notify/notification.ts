@@ -3,7 +3,7 @@
  * (or the rate limit) held back. Formats turn these into each endpoint's message.
  */
 import { createHash } from 'node:crypto';
-import type { Alert, Severity } from '../../schemas/types.js';
+import type { Alert, ResponseAction, Severity } from '../../schemas/types.js';
 
 export type AlertEventType = 'alert.opened' | 'alert.updated' | 'alert.resolved';
 export const DIGEST_EVENT_TYPE = 'alert.digest';
@@ -38,7 +38,20 @@ export interface DigestNotification {
   readonly createdAt: number;
 }
 
-export type Notification = AlertNotification | DigestNotification;
+/** A response taken or refused (a quarantine applied, skipped or released): on-call learns at once. */
+export interface ActionNotification {
+  readonly kind: 'action';
+  readonly route: string;
+  readonly action: ResponseAction;
+  readonly createdAt: number;
+}
+
+export type Notification = AlertNotification | DigestNotification | ActionNotification;
+
+/** `quarantine.applied`, `quarantine.skipped`, `undo.expired`, ...: the action's kind and outcome. */
+export function actionEventType(action: ResponseAction): string {
+  return `${action.kind}.${action.status}`;
+}
 
 /** opened for revision 0, resolved once resolved, updated in between (the Alert schema's episode). */
 export function alertEventType(alert: Alert): AlertEventType {
@@ -58,5 +71,6 @@ export function groupHash(route: string, group: Readonly<Record<string, string>>
  */
 export function notificationId(notification: Notification): string {
   if (notification.kind === 'alert') return `${notification.alert.alert_id}.${notification.alert.revision ?? 0}`;
+  if (notification.kind === 'action') return `action.${notification.action.action_id}.${notification.action.status}`;
   return `digest.${groupHash(notification.route, notification.group)}.${notification.windowStart}`;
 }

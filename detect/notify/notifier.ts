@@ -5,7 +5,7 @@
  * `notify`) handed to onDeadLetter.
  */
 import type { MetricsRegistry } from '../../runtime/metrics.js';
-import type { Alert, DeadLetter } from '../../schemas/types.js';
+import type { Alert, DeadLetter, ResponseAction } from '../../schemas/types.js';
 import type { AlertNotifier } from './alert-notifier.js';
 import type { EndpointFormat } from './endpoint-format.js';
 import { describeEndpoint, formatFor, urlOf } from './endpoint-formats.js';
@@ -102,6 +102,27 @@ export class Notifier implements AlertNotifier {
     }
   }
 
+  notifyAction(action: ResponseAction): void {
+    try {
+      if (this.closed) {
+        this.deadLetter(undefined, 'NOTIFY_CLOSED', `action ${action.action_id} (${action.status}) came after close`, bestEffortJson(action), 'ResponseAction');
+        return;
+      }
+      const createdAt = this.clock.now();
+      const queued = new Set<string>();
+      for (const gate of this.gates) {
+        const { route } = gate;
+        if (route.actions === false) continue;
+        const namespaces = route.match?.namespaces;
+        if (namespaces && !namespaces.includes(action.target.namespace ?? '')) continue;
+        this.dispatch(gate, { kind: 'action', route: route.name, action, createdAt }, queued);
+      }
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      this.deadLetter(undefined, 'NOTIFY_FAILED', `action ${action?.action_id} could not be routed: ${detail}`, bestEffortJson(action), 'ResponseAction');
+    }
+  }
+
   async drain(): Promise<void> {
     const senders = [...this.endpoints.values()].map(({ sender }) => sender);
     // a group window closing meanwhile may start a sender again: look until all are idle at once
@@ -160,7 +181,7 @@ export class Notifier implements AlertNotifier {
 
   /** Hands a notification to each endpoint of its route, once per endpoint and message id. */
   private dispatch(gate: RouteGate, notification: Notification, queued = new Set<string>()): void {
-    const recordType = notification.kind === 'alert' ? 'Alert' : 'AlertDigest';
+    const recordType = notification.kind === 'alert' ? 'Alert' : notification.kind === 'action' ? 'ResponseAction' : 'AlertDigest';
     for (const name of gate.route.endpoints) {
       const endpoint = this.endpoints.get(name) as Endpoint;
       let message;
@@ -168,7 +189,7 @@ export class Notifier implements AlertNotifier {
         message = endpoint.format(notification);
       } catch (error) {
         const detail = error instanceof Error ? error.message : String(error);
-        const original = bestEffortJson(notification.kind === 'alert' ? notification.alert : notification);
+        const original = bestEffortJson(notification.kind === 'alert' ? notification.alert : notification.kind === 'action' ? notification.action : notification);
         this.deadLetter(name, 'NOTIFY_ENCODE_FAILED', `${describeEndpoint(endpoint.config)}: ${detail}`, original, recordType);
         continue;
       }

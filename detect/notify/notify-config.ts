@@ -104,6 +104,11 @@ export interface RouteConfig {
   readonly groupWindowMs?: number;
   /** Alerts a digest carries in full (the rest are counted), default 10. */
   readonly digestSampleSize?: number;
+  /**
+   * Whether the route also sends response actions (quarantines applied, refused, released), default
+   * true. A route's `namespaces` match applies to the action's target; severity and detectors do not.
+   */
+  readonly actions?: boolean;
 }
 
 export interface NotifyConfig {
@@ -225,7 +230,7 @@ function checkSigning(check: Checker, endpoint: Json, path: string): void {
 }
 
 function checkRoute(check: Checker, value: unknown, path: string, endpointNames: ReadonlySet<string>): void {
-  const known = ['name', 'match', 'endpoints', 'rateLimit', 'groupBy', 'groupWindowMs', 'digestSampleSize'];
+  const known = ['name', 'match', 'endpoints', 'rateLimit', 'groupBy', 'groupWindowMs', 'digestSampleSize', 'actions'];
   const route = check.object(value, path, known);
   if (!route) return;
   check.string(route.name, `${path}.name`, true);
@@ -255,6 +260,7 @@ function checkRoute(check: Checker, value: unknown, path: string, endpointNames:
   check.strings(route.groupBy, `${path}.groupBy`, groupFields);
   check.positive(route.groupWindowMs, `${path}.groupWindowMs`);
   check.positive(route.digestSampleSize, `${path}.digestSampleSize`);
+  if (route.actions !== undefined && typeof route.actions !== 'boolean') check.problem(`${path}.actions`, `expected true or false, got ${JSON.stringify(route.actions)}`);
   if (route.groupBy !== undefined && route.groupWindowMs === undefined) check.problem(`${path}.groupBy`, 'has no effect without groupWindowMs');
 }
 

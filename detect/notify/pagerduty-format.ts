@@ -110,8 +110,13 @@ function digestEvent(routingKey: string, digest: DigestNotification): PagerDutyE
   };
 }
 
-/** The Events v2 body of a notification, or null for a digest that opened nothing new. */
+/**
+ * The Events v2 body of a notification, or null for a digest that opened nothing new and for a
+ * response action: PagerDuty holds incidents, and the action reaches on-call through the alert's
+ * own webhook and chat routes.
+ */
 export function pagerDutyEvent(routingKey: string, notification: Notification): PagerDutyEvent | null {
+  if (notification.kind === 'action') return null;
   return notification.kind === 'alert' ? alertEvent(routingKey, notification) : digestEvent(routingKey, notification);
 }
 

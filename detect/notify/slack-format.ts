@@ -7,7 +7,7 @@
 import type { Alert } from '../../schemas/types.js';
 import { destinationOf, isoTime, subjectOf, truncate } from './alert-text.js';
 import { JSON_CONTENT_TYPE, type EndpointFormat } from './endpoint-format.js';
-import { alertEventType, notificationId, type AlertNotification, type DigestNotification, type Notification } from './notification.js';
+import { actionEventType, alertEventType, notificationId, type ActionNotification, type AlertNotification, type DigestNotification, type Notification } from './notification.js';
 
 export interface SlackMessage {
   readonly text: string;
@@ -80,8 +80,27 @@ function digestMessage(digest: DigestNotification): SlackMessage {
   return { text: truncate(escapeMrkdwn(text), 3000), blocks };
 }
 
+function actionMessage({ action }: ActionNotification): SlackMessage {
+  const target = [action.target.namespace, action.target.name].filter((part) => part).join('/');
+  const outcome = `${action.dry_run ? 'dry run: ' : ''}${actionEventType(action)}`;
+  const text = `${outcome} ${action.target.kind} ${target}${action.reason ? `: ${action.reason}` : ''}`;
+  const fields = [field('Action', outcome), field('Target', `${action.target.kind} ${target}`), field('Requested by', action.requested_by ?? 'flowsentry')];
+  if (action.expires_at != null) fields.push(field('Expires', isoTime(action.expires_at)));
+  const context = [`action ${action.action_id}`, action.alert_id ? `alert ${action.alert_id}` : undefined, isoTime(action.requested_at)];
+  return {
+    text: truncate(escapeMrkdwn(text), 3000),
+    blocks: [
+      header(`${outcome.toUpperCase()} · ${target}`),
+      ...(action.reason ? [{ type: 'section' as const, text: mrkdwn(escapeMrkdwn(action.reason)) }] : []),
+      { type: 'section', fields },
+      { type: 'context', elements: [mrkdwn(escapeMrkdwn(context.filter((part) => part).join(' · ')))] },
+    ],
+  };
+}
+
 /** The Slack message of a notification. */
 export function slackMessage(notification: Notification): SlackMessage {
+  if (notification.kind === 'action') return actionMessage(notification);
   return notification.kind === 'alert' ? alertMessage(notification) : digestMessage(notification);
 }
 

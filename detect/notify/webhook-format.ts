@@ -6,7 +6,7 @@ import { toJson, type JsonObject } from '../../schemas/json.js';
 import { isoTime } from './alert-text.js';
 import { JSON_CONTENT_TYPE, type EndpointFormat } from './endpoint-format.js';
 import type { WebhookEndpointConfig } from './notify-config.js';
-import { alertEventType, DIGEST_EVENT_TYPE, notificationId, type Notification } from './notification.js';
+import { actionEventType, alertEventType, DIGEST_EVENT_TYPE, notificationId, type Notification } from './notification.js';
 import { webhookHeaders } from './standard-webhooks.js';
 
 /** The event a generic webhook carries for a notification. */
@@ -14,6 +14,9 @@ export function webhookEvent(notification: Notification): JsonObject {
   const timestamp = isoTime(notification.createdAt);
   if (notification.kind === 'alert') {
     return { type: alertEventType(notification.alert), timestamp, data: toJson('Alert', notification.alert) };
+  }
+  if (notification.kind === 'action') {
+    return { type: actionEventType(notification.action), timestamp, data: toJson('ResponseAction', notification.action) };
   }
   return {
     type: DIGEST_EVENT_TYPE,
