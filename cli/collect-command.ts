@@ -1,11 +1,14 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { runCollector } from '../ingest/collector.js';
+import { QuarantineConnectionCutter } from '../ingest/quarantine-connections.js';
 import { sourceTypes, type CollectSettings } from '../ingest/source-registry.js';
 import type { Bus, BusProducer } from '../runtime/bus/bus.js';
 import { KinesisBus } from '../runtime/bus/kinesis-bus.js';
 import { createBus } from '../runtime/bus/select.js';
 import { endpointsFromEnv } from '../runtime/endpoints.js';
+import { kubeConfigFromEnv } from '../runtime/kubernetes/kube-config.js';
 import { MetricsRegistry } from '../runtime/metrics.js';
 import { topics } from '../runtime/topics.js';
 import { optionProblems, type CliCommand } from './command.js';
@@ -34,7 +37,10 @@ options:
   --aggregation A        conntrack: no-source-port (default, as Calico) or tuple
   --deny-set F/T/S[/C]   conntrack: the nftables set (family/table/set[/counter]) that counts denied attempts
   --enable-accounting    conntrack: turn on nf_conntrack_acct instead of failing when it is off
-  --netns NAME           conntrack: read another network namespace (ip netns exec)
+  --netns NAME           conntrack: read (and --cut-quarantined: flush) another network namespace (ip netns exec)
+  --cut-quarantined      also delete the conntrack entries of this node's quarantined pods (label
+                         quarantine.flowsentry.io/id), so their open connections meet the deny policy;
+                         needs --node or $NODE_NAME, a Kubernetes API (list and watch on pods), CAP_NET_ADMIN
   --node NAME            this node's name, the key of every message (default $NODE_NAME or the host name)
   --bus B                where flows go: kafka (default when KAFKA_BROKERS is set), kinesis, or stdout
                          (JSON lines; the default otherwise)
@@ -51,6 +57,8 @@ interface CollectPlan {
   readonly settings: CollectSettings;
   readonly outlet: Outlet;
   readonly flowsPerMessage: number;
+  /** --cut-quarantined: the node whose quarantined pods' connections are cut, and the API to watch them on. */
+  readonly cutQuarantined?: { readonly node: string; readonly kubeConfig: KubeConfig };
 }
 
 /** Reads and checks every option at once, before anything is opened. */
@@ -79,6 +87,7 @@ export function planCollect(args: readonly string[], env: NodeJS.ProcessEnv = pr
         aggregation: { type: 'string' },
         'deny-set': { type: 'string' },
         'enable-accounting': { type: 'boolean' },
+        'cut-quarantined': { type: 'boolean' },
       },
     }));
   } catch (error) {
@@ -111,8 +120,21 @@ export function planCollect(args: readonly string[], env: NodeJS.ProcessEnv = pr
     enableAccounting: values['enable-accounting'] ?? false,
   };
   if (type) problems.push(...type.check(settings));
+  const cutQuarantined = values['cut-quarantined'] ? cutQuarantinedPlan(values.node ?? env.NODE_NAME, env, problems) : undefined;
   if (problems.length > 0) throw new CollectConfigError(problems);
-  return { settings, outlet, flowsPerMessage };
+  return { settings, outlet, flowsPerMessage, ...(cutQuarantined ? { cutQuarantined } : {}) };
+}
+
+/** The node must be the pods' spec.nodeName (the host name may differ), so no guess is made. */
+function cutQuarantinedPlan(node: string | undefined, env: NodeJS.ProcessEnv, problems: string[]): CollectPlan['cutQuarantined'] {
+  if (!node) problems.push("--cut-quarantined: give --node or set NODE_NAME (the pods' spec.nodeName, from the downward API)");
+  try {
+    const kubeConfig = kubeConfigFromEnv(env);
+    return node ? { node, kubeConfig } : undefined;
+  } catch (error) {
+    problems.push(`--cut-quarantined: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
 }
 
 async function openOutlet(outlet: Outlet): Promise<{ producer: BusProducer; bus?: Bus }> {
@@ -146,6 +168,15 @@ export const collectCommand: CliCommand = {
     const stop = () => void source.close();
     process.once('SIGTERM', stop).once('SIGINT', stop);
     const metrics = new MetricsRegistry();
+    const cutter = plan.cutQuarantined
+      ? new QuarantineConnectionCutter({
+          ...plan.cutQuarantined,
+          metrics,
+          ...(settings.netns ? { netns: settings.netns } : {}),
+          onEvent: (event) => console.error(JSON.stringify({ component: 'cut-quarantined', ...event })),
+        })
+      : undefined;
+    cutter?.start();
     try {
       await runCollector({
         source,
@@ -158,6 +189,7 @@ export const collectCommand: CliCommand = {
       });
     } finally {
       process.off('SIGTERM', stop).off('SIGINT', stop);
+      await cutter?.close();
       await source.close();
       await producer.close();
       await bus?.close();
