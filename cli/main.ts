@@ -2,6 +2,8 @@ import { collectCommand } from './collect-command.js';
 import { detectCommand } from './detect-command.js';
 import type { CliCommand } from './command.js';
 import { enrichCommand } from './enrich-command.js';
+import { inventoryCommand } from './inventory-command.js';
+import { quarantineCommand } from './quarantine-command.js';
 import { queryCommand } from './query-command.js';
 import { replayCommand } from './replay-command.js';
 import { respondCommand } from './respond-command.js';
@@ -9,7 +11,7 @@ import { runCommand } from './run-command.js';
 import { schemasCommand } from './schemas-command.js';
 import { sinkCommand } from './sink-command.js';
 
-const commands: readonly CliCommand[] = [runCommand, collectCommand, enrichCommand, detectCommand, respondCommand, sinkCommand, replayCommand, queryCommand, schemasCommand];
+const commands: readonly CliCommand[] = [runCommand, collectCommand, enrichCommand, inventoryCommand, detectCommand, respondCommand, quarantineCommand, sinkCommand, replayCommand, queryCommand, schemasCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

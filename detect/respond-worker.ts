@@ -130,9 +130,11 @@ export class RespondWorker {
       this.notifier.notify(alert);
       const responder = this.options.responder;
       if (responder) {
+        // Into this batch's list, even when the response ends after the batch began to close.
+        const batchActions = this.actions;
         const response = responder.respond(alert).then((actions) => {
           for (const action of actions) this.notifier.notifyAction(action);
-          this.actions.push(...actions);
+          batchActions.push(...actions);
         });
         // Handled where the batch ends; until then a failure must not count as unhandled.
         response.catch(() => undefined);

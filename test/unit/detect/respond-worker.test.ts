@@ -70,6 +70,19 @@ describe('Detect > respond worker > responder', () => {
     assert.equal(notifier.alerts.length, 3);
   });
 
+  it('writes the actions of a response that ends after its batch began to close', async (t) => {
+    const { written, send } = await rig(t, {
+      respond: async (alert) => {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        return [actionFor(alert)];
+      },
+      releaseExpired: async () => [],
+    });
+    await send([alertOf(5)]);
+    await waitFor(() => written.length === 1);
+    assert.deepEqual(written.map((action) => action.action_id), ['q-alert-5']);
+  });
+
   it('reads the batch again when the responder could not decide, and writes its actions once it could', async (t) => {
     let attempts = 0;
     const { written, send } = await rig(t, {
