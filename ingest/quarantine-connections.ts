@@ -63,6 +63,12 @@ export interface QuarantineConnectionsOptions {
   readonly backoff?: BackoffPolicy;
   /** The server ends each watch after this long, plus up to as much again at random; default 300 s. */
   readonly watchTimeoutSeconds?: number;
+  /**
+   * A second flush of each address this long after the first, while the pod is still quarantined:
+   * the label may reach this node before the dataplane has installed the deny policy, and a packet
+   * seen in between is tracked anew and allowed. Default 5 s; 0 turns it off.
+   */
+  readonly reflushAfterMs?: number;
   /** Every flush, skip and error, for the log. */
   readonly onEvent?: (event: QuarantineConnectionsEvent) => void;
   readonly random?: () => number;
@@ -271,6 +277,7 @@ export class QuarantineConnectionCutter {
       this.metrics.flushes.inc();
       this.metrics.deleted.inc({}, deleted);
       this.report({ kind: 'flushed', target, deleted, durationMs: performance.now() - began });
+      this.scheduleReflush(target);
     } catch (error) {
       const failure =
         error instanceof ConntrackFlushError ? error : new ConntrackFlushError('CONNTRACK_FLUSH_FAILED', error instanceof Error ? error.message : String(error), true);
@@ -290,6 +297,29 @@ export class QuarantineConnectionCutter {
       }, backoffDelay(retry, this.backoff, this.random));
       this.retryTimers.add(timer);
     }
+  }
+
+  /** One more flush after `reflushAfterMs`, if the pod still holds the address under the same quarantine. */
+  private scheduleReflush(target: FlushTarget): void {
+    const delay = this.options.reflushAfterMs ?? 5_000;
+    if (delay <= 0) return;
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      if (this.closed || !this.plan.holds(target)) return;
+      const began = performance.now();
+      this.flush(target.address).then(
+        (deleted) => {
+          this.metrics.flushes.inc();
+          this.metrics.deleted.inc({}, deleted);
+          this.report({ kind: 'flushed', target, deleted, durationMs: performance.now() - began });
+        },
+        (error: unknown) => {
+          const failure = error instanceof ConntrackFlushError ? error : new ConntrackFlushError('CONNTRACK_FLUSH_FAILED', error instanceof Error ? error.message : String(error), true);
+          this.report({ kind: 'error', operation: 'flush', code: failure.code, message: failure.message, retriable: false, target });
+        },
+      );
+    }, delay);
+    this.retryTimers.add(timer);
   }
 
   private report(event: QuarantineConnectionsEvent): void {

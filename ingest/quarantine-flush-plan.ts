@@ -129,6 +129,12 @@ export class QuarantineFlushPlan {
     return !!pod && pod.quarantineId === target.quarantineId && pod.addresses.includes(target.address) && !pod.settled.has(target.address);
   }
 
+  /** Whether `target`'s pod is still quarantined under the same id and still holds the address. */
+  holds(target: FlushTarget): boolean {
+    const pod = this.pods.get(target.uid);
+    return !!pod && pod.quarantineId === target.quarantineId && pod.addresses.includes(target.address);
+  }
+
   /** Records that `target` was flushed, or given up: it is not returned again. */
   settle(target: FlushTarget): void {
     const pod = this.pods.get(target.uid);

@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApiException, AuthorizationV1Api, CoordinationV1Api, CoreV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptions, type V1ResourceAttributes } from '@kubernetes/client-node';
+import { parseResponsePolicy } from '../../detect/quarantine/index.js';
 import { endpointVariables } from '../../runtime/endpoints.js';
 import {
   componentKubeConfig,
@@ -336,6 +337,18 @@ describe('Deploy > manifests', () => {
     });
     assert.deepEqual([...new Set(secrets)].sort(), ['flowsentry-notify', 'flowsentry-opensearch']);
     for (const secret of secrets) assert.match(readme, new RegExp(`create secret generic ${secret}\\b`), `deploy/README.md tells how to create ${secret}`);
+  });
+
+  it('respond reads the shipped response policy, which parses and only plans (dry run) until changed', () => {
+    const [policyMap] = docs.filter(({ object }) => object.kind === 'ConfigMap' && object.metadata.name === 'flowsentry-response-policy').map(({ object }) => object);
+    const text = (policyMap?.['data'] as Record<string, string> | undefined)?.['policy.yaml'];
+    assert.ok(text, 'deploy/respond.yaml ships flowsentry-response-policy with policy.yaml');
+    const policy = parseResponsePolicy(text, 'flowsentry-response-policy');
+    assert.ok(policy.rules.length > 0);
+    assert.ok(policy.rules.every((rule) => rule.dryRun), 'every shipped rule is a dry run');
+    const respond = workloads(docs).find((workload) => workload.metadata.name === 'flowsentry-respond')!;
+    const args = podSpecOf(respond).containers[0]!.args ?? [];
+    assert.equal(args[args.indexOf('--quarantine') + 1], '/etc/flowsentry/response/policy.yaml');
   });
 
   it('the roles grant exactly the listed rules, and only respond, inventory and the collector are bound to any', () => {

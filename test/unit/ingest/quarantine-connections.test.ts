@@ -129,13 +129,14 @@ describe('Ingest > quarantine > pod watch', () => {
     cutter = api = undefined;
   });
 
-  function startCutter(url: string, flush: (address: string) => Promise<number>, events: QuarantineConnectionsEvent[], metrics = new MetricsRegistry()) {
+  function startCutter(url: string, flush: (address: string) => Promise<number>, events: QuarantineConnectionsEvent[], metrics = new MetricsRegistry(), reflushAfterMs = 0) {
     cutter = new QuarantineConnectionCutter({
       kubeConfig: kubeConfigFor({ url, token: 'test-token', caFile: tls.caFile }),
       node: NODE,
       metrics,
       flush,
       backoff: { baseDelayMs: 5, maxDelayMs: 20 },
+      reflushAfterMs,
       onEvent: (event) => events.push(event),
     });
     cutter.start();
@@ -168,7 +169,7 @@ describe('Ingest > quarantine > pod watch', () => {
       },
       events,
     );
-    await waitFor(() => api!.watches.length === 3 && flushed.length === 3, { description: 'the relist and the third watch', timeoutMs: 3000 }).catch((e) => { console.log(JSON.stringify({ lists: api!.lists.map(String), watches: api!.watches.map(String), flushed, events })); throw e; });
+    await waitFor(() => api!.watches.length === 3 && flushed.length === 3, { description: 'the relist and the third watch', timeoutMs: 3000 });
 
     assert.deepEqual(flushed, ['10.0.3.1', '10.0.3.2', '10.0.3.3'], 'each address once: the relist does not flush pod a again');
     assert.equal(api.lists.length, 2);
@@ -217,6 +218,26 @@ describe('Ingest > quarantine > pod watch', () => {
     const forbidden = events.find((event) => event.kind === 'error' && event.code === 'POD_WATCH_FORBIDDEN');
     assert.match(forbidden?.kind === 'error' ? forbidden.message : '', /HTTP 403: the collector needs list and watch on pods/);
     assert.equal(metrics.counter('flowsentry_ingest_quarantine_flushes_total', '').get(), 1);
+  });
+
+  it('flushes each address a second time after a delay, for a packet that came before the policy did', async () => {
+    api = new ScriptedApiServer(tls, [list('50', pod('a', ['10.0.3.1'], '49'))], [keepOpen]);
+    const flushed: number[] = [];
+    const began = Date.now();
+    startCutter(
+      await api.start(),
+      async () => {
+        flushed.push(Date.now() - began);
+        return 1;
+      },
+      [],
+      new MetricsRegistry(),
+      150,
+    );
+    await waitFor(() => flushed.length === 2, { description: 'the second flush', timeoutMs: 3000 });
+    assert.ok(flushed[1]! - flushed[0]! >= 140, `the second flush came ${flushed[1]! - flushed[0]!} ms after the first`);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal(flushed.length, 2, 'and only once more');
   });
 
   it('closes while the watch is open, and while the server has not answered yet', async () => {
