@@ -70,7 +70,7 @@ describe('Services > manager', () => {
   it('starts for a test run only the services whose endpoints are not given', () => {
     const names = (env: NodeJS.ProcessEnv) => servicesMissingFrom(env).map((service) => service.name);
     assert.deepEqual(names({}), allServices.map((service) => service.name));
-    assert.deepEqual(names({ KAFKA_BROKERS: 'k:9092', AWS_ENDPOINT_URL: 'http://aws' }), ['opensearch']);
-    assert.deepEqual(names({ KAFKA_BROKERS: 'k:9092', OPENSEARCH_URL: 'http://os', AWS_ENDPOINT_URL: 'http://aws' }), []);
+    assert.deepEqual(names({ KAFKA_BROKERS: 'k:9092', AWS_ENDPOINT_URL: 'http://aws' }), ['opensearch', 'kubernetes']);
+    assert.deepEqual(names({ KAFKA_BROKERS: 'k:9092', OPENSEARCH_URL: 'http://os', AWS_ENDPOINT_URL: 'http://aws', KUBERNETES_URL: 'https://k8s:6443' }), []);
   });
 });
