@@ -1,6 +1,11 @@
 import { userInfo } from 'node:os';
 import { QuarantineResponder, emptyResponsePolicy, QuarantineApiError, type ActiveQuarantine } from '../detect/quarantine/index.js';
+import { createBus } from '../runtime/bus/select.js';
+import { endpointsFromEnv } from '../runtime/endpoints.js';
 import { kubeConfigFromEnv, KubernetesConfigError } from '../runtime/kubernetes/kube-config.js';
+import { topics } from '../runtime/topics.js';
+import { codecFor } from '../schemas/codec.js';
+import type { ResponseAction } from '../schemas/types.js';
 import { optionProblems, parseOptions, type CliCommand } from './command.js';
 
 const usage = `flowsentry quarantine <list|release> [options]
@@ -11,7 +16,8 @@ by hand. The cluster is the record: what this shows is what every responder sees
   release <id>             lifts one: removes the label and annotations, puts back the labels the
                            networkpolicy backend took away, and prints the undo action (JSON)
 Needs a Kubernetes API server: KUBERNETES_URL and KUBERNETES_TOKEN (and KUBERNETES_CA_FILE), the
-pod's ServiceAccount when run in a pod, or KUBECONFIG.
+pod's ServiceAccount when run in a pod, or KUBECONFIG. With KAFKA_BROKERS, a release's undo action
+is also written to flowsentry.actions.v1, so the sink keeps it with every other action.
 
 options:
   --namespace NS           only quarantines in this namespace (repeatable; default: all)
@@ -21,6 +27,26 @@ options:
 examples:
   flowsentry quarantine list --namespace payments
   flowsentry quarantine release q-3f9a0c2d41b7e85a90c1d2e3 --by alice`;
+
+/**
+ * A release by hand is audited like any other action: with KAFKA_BROKERS set it goes to the
+ * actions topic (and from there to OpenSearch, CloudWatch and the notify routes' sink); without,
+ * the printed JSON line is the only record, and a warning says so.
+ */
+async function auditActions(actions: readonly ResponseAction[]): Promise<void> {
+  const endpoints = endpointsFromEnv();
+  if (!endpoints.kafkaBrokers) {
+    console.error('flowsentry quarantine release: KAFKA_BROKERS is not set, so the undo action is printed only, not written to the actions topic');
+    return;
+  }
+  const bus = createBus(endpoints, { kind: 'kafka', clientId: 'flowsentry-quarantine' });
+  try {
+    const codec = codecFor('ResponseAction');
+    await bus.producer().send(topics.actions, actions.map((action) => ({ key: action.action_id, value: codec.encode(action) })));
+  } finally {
+    await bus.close();
+  }
+}
 
 const subcommands = ['list', 'release'] as const;
 type Subcommand = (typeof subcommands)[number];
@@ -88,6 +114,7 @@ export const quarantineCommand: CliCommand = {
         return 1;
       }
       for (const action of actions) process.stdout.write(`${JSON.stringify(action)}\n`);
+      await auditActions(actions);
       return actions.every((action) => action.status !== 'failed') ? 0 : 1;
     } catch (error) {
       if (error instanceof QuarantineApiError) {

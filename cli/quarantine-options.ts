@@ -55,7 +55,7 @@ export function quarantineSettingsOf(values: Values, problems: string[]): Quaran
   if (values['max-quarantines'] !== undefined) {
     const match = /^(\d+)\/(.+)$/.exec(values['max-quarantines']);
     const windowMs = match ? parseTtl(match[2]!) : undefined;
-    if (!match || Number(match[1]) < 1 || windowMs === undefined) problems.push(`--max-quarantines: '${values['max-quarantines']}' is not N/DURATION (e.g. 5/10m)`);
+    if (!match || Number(match[1]) < 1 || !windowMs) problems.push(`--max-quarantines: '${values['max-quarantines']}' is not N/DURATION (e.g. 5/10m)`);
     else Object.assign(safety, { maxPerWindow: Number(match[1]), windowMs, coolDownMs: windowMs });
   }
   let expiryCheckMs = 15_000;

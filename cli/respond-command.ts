@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import type { AlertNotifier } from '../detect/notify/alert-notifier.js';
 import { Notifier } from '../detect/notify/notifier.js';
 import { notifyConfigProblems, parseNotifyConfig, type NotifyConfig } from '../detect/notify/notify-config.js';
-import { QuarantineResponder } from '../detect/quarantine/index.js';
+import { QuarantineResponder, type QuarantinePlan } from '../detect/quarantine/index.js';
 import { RespondWorker } from '../detect/respond-worker.js';
 import { createBus } from '../runtime/bus/select.js';
 import { kubeConfigFromEnv } from '../runtime/kubernetes/kube-config.js';
@@ -80,7 +80,10 @@ export const respondCommand: CliCommand = {
     const config = notify.config;
     const metrics = new MetricsRegistry();
     const bus = createBus(endpoints, { kind: 'kafka', clientId: 'flowsentry-respond' });
-    const responder = quarantine && kubeConfig ? new QuarantineResponder({ kubeConfig, policy: quarantine.policy, safety: quarantine.safety }) : undefined;
+    // A dry-run decision prints the exact requests it would have sent, one JSON line on stderr.
+    const onDryRun = (plan: QuarantinePlan) =>
+      console.error(JSON.stringify({ event: 'quarantine.dry_run', action_id: plan.actions[0]?.action_id, target: plan.actions[0]?.target, requests: JSON.parse(plan.text) as unknown }));
+    const responder = quarantine && kubeConfig ? new QuarantineResponder({ kubeConfig, policy: quarantine.policy, safety: quarantine.safety, onDryRun }) : undefined;
     const worker = new RespondWorker({
       bus,
       metrics,

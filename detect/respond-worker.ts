@@ -59,7 +59,9 @@ export class RespondWorker {
   private actions: ResponseAction[] = [];
   private expiryTimer: NodeJS.Timeout | undefined;
   private expiryProducer: BusProducer | undefined;
-  private expiryRun: Promise<void> = Promise.resolve();
+  private expiryRun: Promise<void> | undefined;
+  /** Release actions not yet on the actions topic (the send failed): sent first at the next tick. */
+  private unsentReleases: ResponseAction[] = [];
 
   constructor(private readonly options: RespondWorkerOptions) {
     this.notifier = options.notifier((letter) => this.letters.push(letter));
@@ -102,7 +104,9 @@ export class RespondWorker {
     if (this.options.responder) {
       this.expiryProducer = this.options.bus.producer();
       this.expiryTimer = setInterval(() => {
-        this.expiryRun = this.expiryRun.then(() => this.releaseExpired());
+        // A tick while the last one still runs is skipped, not queued.
+        if (this.expiryRun) return;
+        this.expiryRun = this.releaseExpired().finally(() => (this.expiryRun = undefined));
       }, this.options.expiryCheckMs ?? 15_000);
       this.expiryTimer.unref();
     }
@@ -144,15 +148,28 @@ export class RespondWorker {
     return [];
   }
 
-  /** Releases expired responses and writes their actions; a failure is logged and tried at the next tick. */
+  /**
+   * Releases expired responses and writes their actions. A failure is logged and tried at the next
+   * tick; actions whose release happened but whose send failed are kept and sent first then, so
+   * no release goes unaudited.
+   */
   private async releaseExpired(): Promise<void> {
+    const every = this.options.expiryCheckMs ?? 15_000;
     try {
-      const actions = await this.options.responder!.releaseExpired();
-      if (actions.length === 0) return;
-      await this.expiryProducer!.send(this.actionsTopic, actions.map((action) => this.actionMessage(action)));
-      for (const action of actions) this.notifier.notifyAction(action);
+      const released = await this.options.responder!.releaseExpired();
+      for (const action of released) this.notifier.notifyAction(action);
+      this.unsentReleases.push(...released);
     } catch (error) {
-      console.error(`respond: releasing expired responses failed, tried again in ${this.options.expiryCheckMs ?? 15_000} ms:`, error instanceof Error ? error.message : error);
+      console.error(`respond: releasing expired responses failed, tried again in ${every} ms:`, error instanceof Error ? error.message : error);
+    }
+    if (this.unsentReleases.length === 0) return;
+    const sending = this.unsentReleases;
+    try {
+      await this.expiryProducer!.send(this.actionsTopic, sending.map((action) => this.actionMessage(action)));
+      this.unsentReleases = this.unsentReleases.slice(sending.length);
+    } catch (error) {
+      console.error(`respond: writing ${sending.length} release action(s) failed, tried again in ${every} ms:`, error instanceof Error ? error.message : error);
     }
   }
+
 }

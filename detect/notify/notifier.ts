@@ -40,12 +40,15 @@ interface Endpoint {
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_QUEUE = 1_000;
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+/** Action notifications remembered for de-duplication: far more than a batch re-read can repeat. */
+const ACTIONS_REMEMBERED = 10_000;
 const NO_SOURCE = { topic: null, partition: null, offset: null, position: null, file: null, line: null };
 
 function metricsOf(registry: MetricsRegistry | undefined) {
   if (!registry) return undefined;
   return {
     alerts: registry.counter('flowsentry_notify_alerts_total', 'Alert revisions a route took, by route and outcome (sent, grouped, rate_limited, duplicate).'),
+    actions: registry.counter('flowsentry_notify_actions_total', 'Response actions handed to the routes, by outcome (sent, duplicate: already sent).'),
     digests: registry.counter('flowsentry_notify_digests_total', 'Digests of held alerts, by route.'),
     deliveries: registry.counter('flowsentry_notify_deliveries_total', 'Messages settled, by endpoint and outcome (delivered, dead, skipped).'),
     retries: registry.counter('flowsentry_notify_retries_total', 'Attempts after the first, by endpoint.'),
@@ -72,6 +75,8 @@ export class Notifier implements AlertNotifier {
   private readonly stop = new AbortController();
   private timer: { readonly at: number; readonly cancel: () => void } | undefined;
   private closed = false;
+  /** Action notifications sent lately (`<action_id>.<status>`), oldest first. */
+  private readonly actionsSent = new Set<string>();
 
   constructor(private readonly options: NotifierOptions) {
     this.config = parseNotifyConfig(options.config);
@@ -104,6 +109,15 @@ export class Notifier implements AlertNotifier {
 
   notifyAction(action: ResponseAction): void {
     try {
+      // A batch read again states its actions again: each action and outcome is sent once.
+      const key = `${action.action_id}.${action.status}`;
+      if (this.actionsSent.has(key)) {
+        this.metrics?.actions.inc({ outcome: 'duplicate' });
+        return;
+      }
+      this.actionsSent.add(key);
+      if (this.actionsSent.size > ACTIONS_REMEMBERED) this.actionsSent.delete(this.actionsSent.values().next().value as string);
+      this.metrics?.actions.inc({ outcome: 'sent' });
       if (this.closed) {
         this.deadLetter(undefined, 'NOTIFY_CLOSED', `action ${action.action_id} (${action.status}) came after close`, bestEffortJson(action), 'ResponseAction');
         return;

@@ -58,6 +58,18 @@ describe('Detect > notify > response actions', () => {
     assert.deepEqual(deadLetters, []);
   });
 
+  it('sends an action and outcome once, however often a re-read batch states it', async (t) => {
+    const { notifier, hook } = await rig(t, [{ name: 'all', endpoints: ['soc'] }]);
+    notifier.notifyAction(applied());
+    notifier.notifyAction(applied());
+    notifier.notifyAction(applied({ status: 'failed' }));
+    await notifier.drain();
+    assert.deepEqual(
+      hook.delivered.map((request) => request.headers['webhook-id']),
+      ['action.q-3f2a9c.applied', 'action.q-3f2a9c.failed'],
+    );
+  });
+
   it('leaves out routes that turned actions off, and routes whose namespaces do not hold the target', async (t) => {
     const { notifier, hook } = await rig(t, [
       { name: 'quiet', endpoints: ['soc'], actions: false },
