@@ -1,5 +1,5 @@
 /** The quarantine responder: automatic, safe containment of an alert's subject pod. */
-export { QuarantineResponder, activeQuarantineOf, type ActiveQuarantine, type QuarantinePlan, type QuarantineResponderOptions } from './quarantine-responder.js';
+export { QuarantineResponder, activeQuarantineOf, ownNamespace, type ActiveQuarantine, type QuarantinePlan, type QuarantineResponderOptions } from './quarantine-responder.js';
 export { parseResponsePolicy, responsePolicyProblems, ruleFor, emptyResponsePolicy, quarantineBackends, type QuarantineBackend, type QuarantineRule, type ResponsePolicy } from './response-policy.js';
 export { defaultSafetyOptions, safetyOptionsOf, type SafetyOptions } from './safety.js';
 export { ResponsePolicyError, QuarantineApiError } from './quarantine-errors.js';

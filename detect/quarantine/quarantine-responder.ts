@@ -2,12 +2,16 @@
  * Automatic, safe quarantine of an alert's subject pod. The Kubernetes API is the only state: a
  * quarantine is a label and annotations on the pod (quarantine-names.ts), so a restarted responder,
  * a second replica and the CLI all see the same quarantines, count the same circuit breaker and
- * find a redelivered alert's quarantine by its deterministic id.
+ * find a redelivered alert's quarantine by its deterministic id. The one thing held in memory is
+ * the applied-at times of this responder's recent quarantines, so the breaker still counts those
+ * lifted within its window.
  *
  * Every outcome is a ResponseAction for the audit trail: `applied`, `requested` (dry run),
  * `skipped` (a safety rule or no subject, with the reason), `failed` (the API call and its
- * answer); a release is an `undo` that is `undone` (by hand) or `expired` (TTL).
+ * answer); a release is an `undo` that is `undone` (by hand) or `expired` (TTL). An API error
+ * worth retrying (no answer, 429, 5xx) is no outcome: it is thrown, for the caller to try again.
  */
+import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Alert, ResponseAction, ResponseTarget } from '../../schemas/types.js';
 import { KubernetesQuarantineApi, type QuarantineCluster } from './kubernetes-quarantine-api.js';
@@ -18,14 +22,17 @@ import { QuarantineApiError } from './quarantine-errors.js';
 import { DEFAULT_POLICY_NAME, QUARANTINE_LABEL, quarantineAnnotations as notes, quarantineId, undoActionId } from './quarantine-names.js';
 import { applyPolicyWrite, describeWrites, type QuarantineWrite } from './quarantine-writes.js';
 import { ruleFor, type QuarantineBackend, type QuarantineRule, type ResponsePolicy } from './response-policy.js';
-import { breakerState, podRefusal, replicaOwnerOf, replicaRefusal, safetyOptionsOf, type ReplicaFacts, type SafetyOptions } from './safety.js';
+import { breakerState, podRefusal, quarantinedOfOwner, replicaOwnerOf, replicaRefusal, safetyOptionsOf, type ReplicaFacts, type SafetyOptions } from './safety.js';
 import { choosePodForAddress, namedPodProblem, subjectOf, type SubjectRef } from './subject.js';
 
 export interface QuarantineResponderOptions {
   readonly kubeConfig: KubeConfig;
   /** Which alerts quarantine, with which backend, TTL and dry-run setting. */
   readonly policy: ResponsePolicy;
-  /** Protected namespaces (kube-system always), minimum replicas, circuit breaker. */
+  /**
+   * Protected namespaces (kube-system always), minimum replicas, circuit breaker. `selfNamespace`
+   * defaults to the namespace this process runs in (ownNamespace()), when it can tell.
+   */
   readonly safety?: Partial<SafetyOptions>;
   readonly now?: () => number;
   /** Name of the shared policy objects (GlobalNetworkPolicy, AdminNetworkPolicy, NetworkPolicy). Default `flowsentry-quarantine`. */
@@ -37,6 +44,8 @@ export interface QuarantineResponderOptions {
   readonly namespaces?: readonly string[];
   /** Another implementation of the calls, instead of the Kubernetes adapter made from kubeConfig (a test double, say). */
   readonly cluster?: QuarantineCluster;
+  /** Called with the exact writes of each dry-run decision of respond() (a rule with dryRun), for the log. */
+  readonly onDryRun?: (plan: QuarantinePlan) => void;
 }
 
 /** A quarantine in place, as the pod's label and annotations describe it. */
@@ -62,6 +71,24 @@ export interface QuarantinePlan {
 
 /** Attempts when a pod changes between our read and our patch (409 Conflict). */
 const MAX_ATTEMPTS = 3;
+
+/** Where Kubernetes mounts the namespace of a pod's service account. */
+export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/**
+ * The namespace this process runs in: its service account's namespace file when mounted, else
+ * POD_NAMESPACE (the downward API), else undefined (not in a pod, or nothing says).
+ */
+export function ownNamespace(file: string = SERVICE_ACCOUNT_NAMESPACE_FILE, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  try {
+    const name = readFileSync(file, 'utf8').trim();
+    if (name !== '') return name;
+  } catch {
+    // Not mounted: not in a pod, or automountServiceAccountToken is off.
+  }
+  const name = env.POD_NAMESPACE?.trim();
+  return name ? name : undefined;
+}
 
 const parseTime = (text: string | undefined): number | undefined => {
   const time = text === undefined ? undefined : Date.parse(text);
@@ -99,10 +126,19 @@ export class QuarantineResponder {
   private readonly policyName: string;
   /** One operation at a time, so the breaker counts what this responder itself just did. */
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Quarantine id → applied-at of the quarantines this responder applied lately, so the breaker
+   * still counts those lifted since (released, expired, pod deleted). Kept for one window and
+   * one cool-down, no longer.
+   */
+  private readonly appliedLately = new Map<string, number>();
+  /** Releases done by a releaseExpired() that then met a retriable error: the next call returns them first. */
+  private unreportedReleases: ResponseAction[] = [];
 
   constructor(private readonly options: QuarantineResponderOptions) {
     this.cluster = options.cluster ?? new KubernetesQuarantineApi(options.kubeConfig);
-    this.safety = safetyOptionsOf(options.safety);
+    const selfNamespace = options.safety?.selfNamespace ?? ownNamespace();
+    this.safety = safetyOptionsOf({ ...options.safety, ...(selfNamespace !== undefined ? { selfNamespace } : {}) });
     this.now = options.now ?? Date.now;
     this.policyName = options.policyName ?? DEFAULT_POLICY_NAME;
   }
@@ -115,7 +151,11 @@ export class QuarantineResponder {
    * quarantine, gives no action.
    */
   respond(alert: Alert): Promise<ResponseAction[]> {
-    return this.serialized(async () => (await this.handle(alert, false)).actions);
+    return this.serialized(async () => {
+      const plan = await this.handle(alert, false);
+      if (plan.writes.length > 0 && plan.actions.some((action) => action.dry_run)) this.options.onDryRun?.(plan);
+      return plan.actions;
+    });
   }
 
   /** What respond() would do, as a dry run whatever the rule says: nothing is written. */
@@ -123,7 +163,10 @@ export class QuarantineResponder {
     return this.serialized(() => this.handle(alert, true));
   }
 
-  /** Lifts a quarantine by hand (kind undo, status undone). Nothing to lift (unknown or already released): no action. */
+  /**
+   * Lifts a quarantine by hand (kind undo, status undone). Nothing to lift (unknown or already
+   * released): no action. An API error worth retrying (no answer, 429, 5xx) is thrown.
+   */
   release(id: string, by: string): Promise<ResponseAction[]> {
     return this.serialized(async () => {
       const [pod] = await this.cluster.quarantinedPods(this.options.namespaces, id);
@@ -132,17 +175,28 @@ export class QuarantineResponder {
     });
   }
 
-  /** Lifts every quarantine past its expires-at (kind undo, status expired). */
+  /**
+   * Lifts every quarantine past its expires-at (kind undo, status expired). An API error worth
+   * retrying (no answer, 429, 5xx) ends the pass and is thrown, for the caller to try again at
+   * its next tick; the releases done before it are returned by that next call, so none goes
+   * unaudited.
+   */
   releaseExpired(): Promise<ResponseAction[]> {
     return this.serialized(async () => {
       const now = this.now();
-      const actions: ResponseAction[] = [];
-      for (const pod of await this.cluster.quarantinedPods(this.options.namespaces)) {
-        const expiresAt = parseTime(pod.annotations[notes.expiresAt]);
-        // A quarantine without a readable expiry never expires by itself: a human decides.
-        if (expiresAt === undefined || expiresAt > now) continue;
-        const action = await this.lift(pod, 'expired', 'flowsentry', `expired at ${iso(expiresAt)}`);
-        if (action) actions.push(action);
+      const actions = this.unreportedReleases;
+      this.unreportedReleases = [];
+      try {
+        for (const pod of await this.cluster.quarantinedPods(this.options.namespaces)) {
+          const expiresAt = parseTime(pod.annotations[notes.expiresAt]);
+          // A quarantine without a readable expiry never expires by itself: a human decides.
+          if (expiresAt === undefined || expiresAt > now) continue;
+          const action = await this.lift(pod, 'expired', 'flowsentry', `expired at ${iso(expiresAt)}`);
+          if (action) actions.push(action);
+        }
+      } catch (error) {
+        this.unreportedReleases = actions;
+        throw error;
       }
       return actions;
     });
@@ -208,7 +262,12 @@ export class QuarantineResponder {
       const current = pod.labels[QUARANTINE_LABEL];
       if (current === id) return only(this.restated(pod, alert, target, id));
       if (current !== undefined || pod.annotations[notes.released] === id) return { actions: [], writes: [], text: '[]' };
-      const refusal = podRefusal(pod, this.safety) ?? (await this.replicaCheck(pod)) ?? (await this.breakerCheck(requestedAt));
+      let refusal = podRefusal(pod, this.safety);
+      if (!refusal) {
+        // One list for both rules: the replicas rule discounts the owner's quarantined pods, the breaker counts them all.
+        const quarantined = await this.cluster.quarantinedPods(this.options.namespaces);
+        refusal = (await this.replicaCheck(pod, quarantined)) ?? this.breakerCheck(requestedAt, quarantined);
+      }
       if (refusal) return only(action('skipped', refusal));
       const expiresAt = requestedAt + rule.ttlMs;
       const writes = this.writesFor(rule.backend, pod, { id, alertId: alert.alert_id, backend: rule.backend, appliedAt: requestedAt, expiresAt });
@@ -216,9 +275,13 @@ export class QuarantineResponder {
         return only(action('requested', `dry run (rule ${rule.name}): would apply ${rule.backend} quarantine until ${iso(expiresAt)}; nothing written`, { expires_at: expiresAt }), writes);
       }
       for (const write of writes) await this.cluster.write(write);
+      this.appliedLately.set(id, requestedAt);
       return only(action('applied', appliedReason(rule.backend, expiresAt), { requested_at: requestedAt, completed_at: requestedAt, expires_at: expiresAt }), writes);
     } catch (error) {
       if (!(error instanceof QuarantineApiError)) throw error;
+      // Unreachable, timed out, 429, 5xx: no decision yet. Thrown, so the alert is read again and
+      // decided again once the API server answers (respond() is idempotent per alert).
+      if (error.retriable && !error.conflict) throw error;
       const failed = action('failed', error.message);
       if (error.conflict) throw new Conflict(failed);
       return only(failed);
@@ -263,29 +326,49 @@ export class QuarantineResponder {
       const problem = namedPodProblem(pod, subject.at);
       return problem ? { reason: problem } : { pod };
     }
-    return choosePodForAddress(await this.cluster.podsWithAddress(subject.ip, scope), subject.ip, subject.at);
+    if (scope && subject.namespace !== undefined && !scope.includes(subject.namespace)) return { reason: `namespace ${subject.namespace} is outside the responder's namespaces` };
+    const { namespace, nameAggr, workload } = subject;
+    const claims = { ...(namespace !== undefined ? { namespace } : {}), ...(nameAggr !== undefined ? { nameAggr } : {}), ...(workload !== undefined ? { workload } : {}) };
+    return choosePodForAddress(await this.cluster.podsWithAddress(subject.ip, scope), subject.ip, subject.at, claims);
   }
 
-  /** The replicas rule: the owner's ready replicas (a ReplicaSet's Deployment when it has one). */
-  private async replicaCheck(pod: PodFacts): Promise<string | undefined> {
+  /**
+   * The replicas rule: the owner's ready replicas (a ReplicaSet's Deployment when it has one),
+   * less the owner's pods already quarantined, which the status may still count as ready.
+   */
+  private async replicaCheck(pod: PodFacts, quarantined: readonly PodFacts[]): Promise<string | undefined> {
     if (this.safety.minHealthyReplicas === 0) return undefined;
     const owner = replicaOwnerOf(pod);
     if (!owner) return undefined;
     const status = await this.cluster.readOwner(owner.kind, pod.namespace, owner.name);
     if (!status) return `cannot check replicas: ${owner.kind.toLowerCase()} ${pod.namespace}/${owner.name} not found`;
-    let facts: ReplicaFacts = { kind: owner.kind.toLowerCase(), name: owner.name, readyReplicas: status.readyReplicas };
+    let counted: { kind: 'deployment' | 'statefulset' | 'replicaset'; name: string } = { kind: owner.kind === 'StatefulSet' ? 'statefulset' : 'replicaset', name: owner.name };
+    let readyReplicas = status.readyReplicas;
     if (owner.kind === 'ReplicaSet' && status.owner?.kind === 'Deployment') {
       const deployment = await this.cluster.readOwner('Deployment', pod.namespace, status.owner.name);
       if (!deployment) return `cannot check replicas: deployment ${pod.namespace}/${status.owner.name} not found`;
-      facts = { kind: 'deployment', name: status.owner.name, readyReplicas: deployment.readyReplicas };
+      counted = { kind: 'deployment', name: status.owner.name };
+      readyReplicas = deployment.readyReplicas;
     }
+    const facts: ReplicaFacts = { ...counted, readyReplicas, quarantined: quarantinedOfOwner(pod, counted, quarantined).length };
     return replicaRefusal(facts, this.safety);
   }
 
-  private async breakerCheck(now: number): Promise<string | undefined> {
-    const pods = await this.cluster.quarantinedPods(this.options.namespaces);
-    const times = pods.map((pod) => parseTime(pod.annotations[notes.appliedAt])).filter((time): time is number => time !== undefined);
-    return breakerState(times, now, this.safety).reason;
+  /**
+   * The breaker over the union, by quarantine id, of the quarantines in place (the API: every
+   * replica and a restart see them) and those this responder applied lately (which it still
+   * counts after they are lifted, however short their TTL).
+   */
+  private breakerCheck(now: number, quarantined: readonly PodFacts[]): string | undefined {
+    const keep = this.safety.windowMs + this.safety.coolDownMs;
+    for (const [id, time] of this.appliedLately) if (time <= now - keep) this.appliedLately.delete(id);
+    const times = new Map(this.appliedLately);
+    for (const pod of quarantined) {
+      const id = pod.labels[QUARANTINE_LABEL];
+      const time = parseTime(pod.annotations[notes.appliedAt]);
+      if (id !== undefined && time !== undefined) times.set(id, time);
+    }
+    return breakerState([...times.values()], now, this.safety).reason;
   }
 
   /**
@@ -318,11 +401,14 @@ export class QuarantineResponder {
         return action(status, restored === false ? `${why}; original labels not restored: their record is missing or unreadable` : why);
       } catch (error) {
         if (!(error instanceof QuarantineApiError)) throw error;
+        // Unreachable, timed out, 429, 5xx: nothing decided, nothing to audit. Thrown, so the
+        // caller tries again (the expiry timer at its next tick) instead of a failed undo each time.
+        if (error.retriable) throw error;
         if (!error.conflict || attempt >= MAX_ATTEMPTS) return action('failed', `${why}: ${error.message}`);
         try {
           pod = await this.cluster.readPod(pod.namespace, pod.name);
         } catch (reread) {
-          if (reread instanceof QuarantineApiError) return action('failed', `${why}: ${reread.message}`);
+          if (reread instanceof QuarantineApiError && !reread.retriable) return action('failed', `${why}: ${reread.message}`);
           throw reread;
         }
       }

@@ -3,11 +3,17 @@
  * a pod off the network, so the rules lean towards refusing: a refusal is an audited `skipped`
  * action a human can follow up; a wrong quarantine of a system pod is an outage.
  */
-import type { PodFacts } from './pod-facts.js';
+import { isTerminated, type PodFacts } from './pod-facts.js';
 
 export interface SafetyOptions {
   /** Namespaces never touched, besides kube-system (always protected). */
   readonly protectedNamespaces: readonly string[];
+  /**
+   * The namespace the responder itself runs in: always protected when set, so a quarantine can
+   * never cut the responder (or the rest of flowsentry) off the API server. The responder fills
+   * it in from its service account's namespace file or POD_NAMESPACE when not given.
+   */
+  readonly selfNamespace?: string;
   /** Ready replicas an owner (Deployment, StatefulSet, bare ReplicaSet) must keep, counting the quarantined pod as lost. 0 turns the check off. */
   readonly minHealthyReplicas: number;
   /** Quarantines allowed within `windowMs`; one more opens the circuit breaker. */
@@ -33,6 +39,9 @@ export function safetyOptionsOf(partial: Partial<SafetyOptions> = {}): SafetyOpt
   const problems: string[] = [];
   if (!Number.isSafeInteger(options.minHealthyReplicas) || options.minHealthyReplicas < 0) problems.push(`minHealthyReplicas: expected an integer ≥ 0, got ${options.minHealthyReplicas}`);
   if (!Number.isSafeInteger(options.maxPerWindow) || options.maxPerWindow < 1) problems.push(`maxPerWindow: expected an integer ≥ 1, got ${options.maxPerWindow}`);
+  if (options.selfNamespace !== undefined && (typeof options.selfNamespace !== 'string' || options.selfNamespace.trim() === '')) {
+    problems.push(`selfNamespace: expected a namespace name, got '${String(options.selfNamespace)}'`);
+  }
   for (const key of ['windowMs', 'coolDownMs'] as const) if (!Number.isFinite(options[key]) || options[key] <= 0) problems.push(`${key}: expected a positive number of milliseconds, got ${options[key]}`);
   if (problems.length > 0) throw new RangeError(`invalid quarantine safety options: ${problems.join('; ')}`);
   return { ...options, protectedNamespaces: [...new Set([ALWAYS_PROTECTED_NAMESPACE, ...options.protectedNamespaces])] };
@@ -45,6 +54,7 @@ export const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 
 /** Why this pod must never be quarantined, from its own facts; undefined when nothing forbids it. */
 export function podRefusal(pod: PodFacts, options: SafetyOptions): string | undefined {
+  if (options.selfNamespace !== undefined && pod.namespace === options.selfNamespace) return `protected namespace ${pod.namespace} (the responder's own)`;
   if (pod.namespace === ALWAYS_PROTECTED_NAMESPACE || options.protectedNamespaces.includes(pod.namespace)) return `protected namespace ${pod.namespace}`;
   if (pod.annotations[MIRROR_ANNOTATION] !== undefined || pod.owner?.kind === 'Node') {
     return `static (mirror) pod of node ${pod.owner?.kind === 'Node' ? pod.owner.name : (pod.nodeName ?? 'unknown')}: the kubelet owns it, not the API`;
@@ -69,15 +79,41 @@ export interface ReplicaFacts {
   readonly kind: string;
   readonly name: string;
   readonly readyReplicas: number;
+  /**
+   * Other pods of the same owner already in quarantine. The calico and adminnetworkpolicy
+   * backends leave a quarantined pod its labels and readiness, so the status still counts it.
+   */
+  readonly quarantined?: number;
 }
 
 /** Why quarantining one more pod of this owner would leave it too thin, if it would. */
 export function replicaRefusal(owner: ReplicaFacts, options: SafetyOptions): string | undefined {
   if (options.minHealthyReplicas === 0) return undefined;
+  const others = owner.quarantined ?? 0;
   // The pod is counted as lost whether or not the status still counts it as ready: status lags.
-  const left = Math.max(0, owner.readyReplicas - 1);
+  const left = Math.max(0, owner.readyReplicas - others - 1);
   if (left >= options.minHealthyReplicas) return undefined;
-  return `would leave ${owner.kind} ${owner.name} with ${left} ready replica${left === 1 ? '' : 's'}, minimum ${options.minHealthyReplicas}`;
+  const already = others > 0 ? ` (${others} already quarantined)` : '';
+  return `would leave ${owner.kind} ${owner.name} with ${left} ready replica${left === 1 ? '' : 's'}${already}, minimum ${options.minHealthyReplicas}`;
+}
+
+/**
+ * The pods among `quarantined` that belong to the same replica owner as `pod`: the same
+ * StatefulSet, the same ReplicaSet, or (owner a Deployment) any of the Deployment's ReplicaSets,
+ * which are named `<deployment>-<pod-template-hash>`. The pod itself, and pods that terminated
+ * or are being deleted, are not counted.
+ */
+export function quarantinedOfOwner(pod: PodFacts, owner: { kind: 'deployment' | 'statefulset' | 'replicaset'; name: string }, quarantined: readonly PodFacts[]): PodFacts[] {
+  const sameOwner = (other: PodFacts): boolean => {
+    const ref = other.owner;
+    if (!ref) return false;
+    if (owner.kind === 'statefulset') return ref.kind === 'StatefulSet' && ref.name === owner.name;
+    if (ref.kind !== 'ReplicaSet') return false;
+    if (ref.name === pod.owner?.name) return true;
+    const hash = other.labels['pod-template-hash'];
+    return owner.kind === 'deployment' && hash !== undefined && ref.name === `${owner.name}-${hash}`;
+  };
+  return quarantined.filter((other) => other.namespace === pod.namespace && other.uid !== pod.uid && !isTerminated(other) && !other.deleting && sameOwner(other));
 }
 
 export interface BreakerState {
@@ -96,8 +132,9 @@ function spell(ms: number): string {
 }
 
 /**
- * The circuit breaker, from the applied-at times of the quarantines in place (read from the API,
- * so a restart does not reset it). Open while the window ending now holds `maxPerWindow`
+ * The circuit breaker, from applied-at times: those of the quarantines in place (read from the
+ * API, so a restart does not reset it) together with those the responder remembers applying
+ * (lifted ones still count within the window). Open while the window ending now holds `maxPerWindow`
  * quarantines, and for `coolDownMs` after the quarantine that filled a window.
  */
 export function breakerState(appliedAt: readonly number[], now: number, options: SafetyOptions): BreakerState {

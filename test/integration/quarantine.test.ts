@@ -185,10 +185,12 @@ describe('Detect > quarantine > Kubernetes API', () => {
   let breakerNs = '';
   let ttlNs = '';
   let rbacNs = '';
+  let otherNs = '';
+  let shortNs = '';
 
   before(async () => {
-    for (const prefix of ['quarantine', 'quarantine-breaker', 'quarantine-ttl', 'quarantine-rbac']) spaces.push(await testNamespace(prefix));
-    [ns, breakerNs, ttlNs, rbacNs] = spaces.map((space) => space.name) as [string, string, string, string];
+    for (const prefix of ['quarantine', 'quarantine-breaker', 'quarantine-ttl', 'quarantine-rbac', 'quarantine-other', 'quarantine-short']) spaces.push(await testNamespace(prefix));
+    [ns, breakerNs, ttlNs, rbacNs, otherNs, shortNs] = spaces.map((space) => space.name) as [string, string, string, string, string, string];
   });
 
   after(async () => {
@@ -373,6 +375,50 @@ describe('Detect > quarantine > Kubernetes API', () => {
     assert.match(nobody.reason ?? '', /^no pod held /);
   });
 
+  it("refuses, with the reason, a pod in the responder's own namespace", async () => {
+    const pod = await makePod(ns, 'self-g7', { labels: { app: 'self' } });
+    const refused = only(await responderFor(policyOf('calico'), [ns], { safety: { selfNamespace: ns } }).respond(alertAbout({ namespace: ns, name: 'self-g7' })));
+    assert.deepEqual([refused.status, refused.reason], ['skipped', `protected namespace ${ns} (the responder's own)`]);
+    assert.equal((await readPod(ns, 'self-g7')).metadata!.resourceVersion, pod.metadata!.resourceVersion);
+  });
+
+  it('minimum replicas: a pod already quarantined (labels kept, still Ready) counts as lost', async () => {
+    const owner = await makeDeployment(ns, 'front', 2);
+    const labels = { app: 'front', 'pod-template-hash': '7d9f8c6b5' };
+    await makePod(ns, 'front-7d9f8c6b5-w1', { labels, owner });
+    await makePod(ns, 'front-7d9f8c6b5-w2', { labels, owner });
+    const responder = responderFor(policyOf('calico'), [ns], { safety: { minHealthyReplicas: 1 } });
+    assert.equal(only(await responder.respond(alertAbout({ namespace: ns, name: 'front-7d9f8c6b5-w1' }))).status, 'applied');
+    const refused = only(await responder.respond(alertAbout({ namespace: ns, name: 'front-7d9f8c6b5-w2' })));
+    assert.deepEqual([refused.status, refused.reason], ['skipped', 'would leave deployment front with 0 ready replicas (1 already quarantined), minimum 1']);
+    assert.equal((await readPod(ns, 'front-7d9f8c6b5-w2')).metadata!.labels![QUARANTINE_LABEL], undefined);
+  });
+
+  it("by address: refuses a pod of another namespace that now holds the alert's address", async () => {
+    const ip = nextIp();
+    const ledger = await makePod(otherNs, 'ledger-0', { ip, labels: { app: 'ledger' } });
+    const refused = only(await responderFor(policyOf('calico'), [ns, otherNs]).respond(alertAbout({ namespace: ns, ip })));
+    assert.equal(refused.status, 'skipped');
+    assert.match(refused.reason ?? '', new RegExp(`was held by ${otherNs}/ledger-0, not by the alert's subject ${ns}/web-7d9f8c6b5-\\* \\(deployment/web\\): refused rather than guessed$`));
+    assert.equal((await readPod(otherNs, 'ledger-0')).metadata!.resourceVersion, ledger.metadata!.resourceVersion);
+  });
+
+  it('a TTL shorter than the breaker window does not weaken the breaker', async () => {
+    let clock = Date.now();
+    const responder = responderFor(policyOf('calico', ', ttl: 1m'), [shortNs], { now: () => clock, safety: { maxPerWindow: 2, windowMs: 600_000 } });
+    for (const name of ['s0', 's1', 's2']) await makePod(shortNs, name);
+    for (const name of ['s0', 's1']) {
+      assert.equal(only(await responder.respond(alertAbout({ namespace: shortNs, name }))).status, 'applied');
+      clock += 61_000;
+      assert.equal(only(await responder.releaseExpired()).status, 'expired');
+    }
+    assert.deepEqual(await responder.list(), []);
+    const refused = only(await responder.respond(alertAbout({ namespace: shortNs, name: 's2' })));
+    assert.equal(refused.status, 'skipped');
+    assert.match(refused.reason ?? '', /^circuit breaker open: 2 quarantines in 10 min \(closes at /);
+    assert.equal((await readPod(shortNs, 's2')).metadata!.labels?.[QUARANTINE_LABEL], undefined);
+  });
+
   it('opens the circuit breaker after N quarantines in the window, and a restarted responder keeps it open', async () => {
     const safety = { maxPerWindow: 2, windowMs: 600_000 };
     const responder = responderFor(policyOf('calico'), [breakerNs], { safety });
@@ -442,7 +488,7 @@ describe('Detect > quarantine > Kubernetes API', () => {
   it('needs no more than the RBAC in README.md, and turns API refusals into failed actions', async (t) => {
     await core.createNamespacedServiceAccount({ namespace: rbacNs, body: { metadata: { name: 'responder' } } });
     const kubeConfig: KubeConfig = await serviceAccountKubeConfig(rbacNs, 'responder');
-    const owner = await makeDeployment(rbacNs, 'web', 3);
+    const owner = await makeDeployment(rbacNs, 'web', 4);
     const ips = [nextIp(), nextIp(), nextIp()];
     for (const [index, ip] of ips.entries()) await makePod(rbacNs, `web-7d9f8c6b5-r${index}`, { ip, labels: { app: 'web' }, owner });
     const responder = (backend: QuarantineBackend) =>

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { breakerState, podRefusal, replicaOwnerOf, replicaRefusal, safetyOptionsOf } from '../../../../detect/quarantine/safety.js';
+import { breakerState, podRefusal, quarantinedOfOwner, replicaOwnerOf, replicaRefusal, safetyOptionsOf } from '../../../../detect/quarantine/safety.js';
 import { podFacts, T0 } from './support.js';
 
 const options = safetyOptionsOf({ protectedNamespaces: ['monitoring'], minHealthyReplicas: 2, maxPerWindow: 3, windowMs: 600_000, coolDownMs: 900_000 });
@@ -23,6 +23,13 @@ describe('Detect > quarantine > safety', () => {
   describe('pod rules', () => {
     it('allow an ordinary workload pod', () => {
       assert.equal(podRefusal(podFacts(), options), undefined);
+    });
+
+    it("never touch the responder's own namespace", () => {
+      const own = safetyOptionsOf({ selfNamespace: 'flowsentry' });
+      assert.equal(podRefusal(podFacts({ namespace: 'flowsentry' }), own), "protected namespace flowsentry (the responder's own)");
+      assert.equal(podRefusal(podFacts(), own), undefined);
+      assert.throws(() => safetyOptionsOf({ selfNamespace: ' ' }), /selfNamespace/);
     });
 
     it('never touch protected namespaces, kube-system always', () => {
@@ -64,6 +71,26 @@ describe('Detect > quarantine > safety', () => {
       assert.equal(replicaRefusal({ kind: 'deployment', name: 'web', readyReplicas: 3 }, options), undefined);
       assert.equal(replicaRefusal({ kind: 'deployment', name: 'web', readyReplicas: 2 }, options), 'would leave deployment web with 1 ready replica, minimum 2');
       assert.equal(replicaRefusal({ kind: 'statefulset', name: 'db', readyReplicas: 0 }, options), 'would leave statefulset db with 0 ready replicas, minimum 2');
+    });
+
+    it('count the pods of the owner already quarantined as lost too', () => {
+      assert.equal(replicaRefusal({ kind: 'deployment', name: 'web', readyReplicas: 4, quarantined: 1 }, options), undefined);
+      assert.equal(replicaRefusal({ kind: 'deployment', name: 'web', readyReplicas: 3, quarantined: 1 }, options), 'would leave deployment web with 1 ready replica (1 already quarantined), minimum 2');
+    });
+
+    it("find the owner's quarantined pods: same ReplicaSet, the Deployment's other ReplicaSets, same StatefulSet", () => {
+      const pod = podFacts();
+      const sameSet = podFacts({ name: 'web-7d9f8c6b5-a', uid: 'u-a' });
+      const olderSet = podFacts({ name: 'web-5c6d7e8f9-b', uid: 'u-b', labels: { app: 'web', 'pod-template-hash': '5c6d7e8f9' }, owner: { kind: 'ReplicaSet', name: 'web-5c6d7e8f9' } });
+      const otherDeployment = podFacts({ name: 'webhook-5c6d7e8f9-c', uid: 'u-c', labels: { 'pod-template-hash': '5c6d7e8f9' }, owner: { kind: 'ReplicaSet', name: 'webhook-5c6d7e8f9' } });
+      const otherNamespace = podFacts({ namespace: 'staging', name: 'web-7d9f8c6b5-d', uid: 'u-d' });
+      const gone = podFacts({ name: 'web-7d9f8c6b5-e', uid: 'u-e', phase: 'Failed' });
+      const all = [pod, sameSet, olderSet, otherDeployment, otherNamespace, gone];
+      assert.deepEqual(quarantinedOfOwner(pod, { kind: 'deployment', name: 'web' }, all).map((p) => p.name), ['web-7d9f8c6b5-a', 'web-5c6d7e8f9-b']);
+      assert.deepEqual(quarantinedOfOwner(pod, { kind: 'replicaset', name: 'web-7d9f8c6b5' }, all).map((p) => p.name), ['web-7d9f8c6b5-a']);
+      const db0 = podFacts({ name: 'db-0', uid: 'u-db0', owner: { kind: 'StatefulSet', name: 'db' } });
+      const db1 = podFacts({ name: 'db-1', uid: 'u-db1', owner: { kind: 'StatefulSet', name: 'db' } });
+      assert.deepEqual(quarantinedOfOwner(db0, { kind: 'statefulset', name: 'db' }, [db0, db1, sameSet]).map((p) => p.name), ['db-1']);
     });
 
     it('turn off at minimum 0', () => {

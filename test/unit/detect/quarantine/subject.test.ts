@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { choosePodForAddress, namedPodProblem, subjectOf } from '../../../../detect/quarantine/subject.js';
+import { choosePodForAddress, namedPodProblem, podMatchesClaims, subjectOf } from '../../../../detect/quarantine/subject.js';
 import { alertOf, podFacts, T0 } from './support.js';
 
 describe('Detect > quarantine > subject', () => {
@@ -15,8 +15,15 @@ describe('Detect > quarantine > subject', () => {
     });
 
     it('is found by address when the name is an aggregate or missing', () => {
-      assert.deepEqual(subjectOf(alertOf({ source_name: 'web-7d9f8c6b5-*' })), { by: 'ip', ip: '10.0.3.7', namespace: 'shop', at: T0 });
-      assert.deepEqual(subjectOf(alertOf({ source_name: '-', source_namespace: null, source_type: null })), { by: 'ip', ip: '10.0.3.7', at: T0 });
+      assert.deepEqual(subjectOf(alertOf({ source_name: 'web-7d9f8c6b5-*' })), {
+        by: 'ip',
+        ip: '10.0.3.7',
+        namespace: 'shop',
+        nameAggr: 'web-7d9f8c6b5-*',
+        workload: 'deployment/web',
+        at: T0,
+      });
+      assert.deepEqual(subjectOf(alertOf({ source_name: '-', source_namespace: null, source_type: null, source_name_aggr: '-', source_workload: null })), { by: 'ip', ip: '10.0.3.7', at: T0 });
     });
 
     it('is no pod for host endpoints, network sets and outside networks, nor without name and address', () => {
@@ -70,6 +77,31 @@ describe('Detect > quarantine > subject', () => {
       const a = podFacts({ name: 'agent-a', hostNetwork: true });
       const b = podFacts({ name: 'agent-b', hostNetwork: true });
       assert.deepEqual(choosePodForAddress([a, b], '10.0.3.7', T0), { reason: '10.0.3.7 at 2026-11-27T12:00:00.000Z is ambiguous: held by shop/agent-a, shop/agent-b' });
+    });
+
+    it("never blames a pod of another namespace, or one that fits neither the alert's aggregated name nor its workload", () => {
+      const claims = { namespace: 'shop', nameAggr: 'web-7d9f8c6b5-*', workload: 'deployment/web' };
+      const ledger = podFacts({ namespace: 'payments', name: 'ledger-0', uid: 'u-ledger', owner: { kind: 'StatefulSet', name: 'ledger' }, labels: { app: 'ledger' } });
+      assert.deepEqual(choosePodForAddress([ledger], '10.0.3.7', T0, claims), {
+        reason: "10.0.3.7 at 2026-11-27T12:00:00.000Z was held by payments/ledger-0, not by the alert's subject shop/web-7d9f8c6b5-* (deployment/web): refused rather than guessed",
+      });
+      // Two holders, one of them the alert's: no ambiguity left.
+      const chosen = choosePodForAddress([ledger, current], '10.0.3.7', T0, { namespace: 'shop' });
+      assert.equal('pod' in chosen && chosen.pod.name, 'current');
+    });
+
+    it('matches a name by the prefix of its aggregate, an exact name otherwise, or the workload', () => {
+      const web = podFacts();
+      assert.equal(podMatchesClaims(web, { nameAggr: 'web-7d9f8c6b5-*' }), true);
+      assert.equal(podMatchesClaims(web, { nameAggr: 'web-5c6d7e8f9-*' }), false);
+      assert.equal(podMatchesClaims(web, { nameAggr: 'web-5c6d7e8f9-*', workload: 'deployment/web' }), true);
+      assert.equal(podMatchesClaims(web, { nameAggr: 'web-7d9f8c6b5-f4x2k' }), true);
+      assert.equal(podMatchesClaims(web, { nameAggr: 'web' }), false);
+      assert.equal(podMatchesClaims(web, { workload: 'deployment/cart' }), false);
+      assert.equal(podMatchesClaims(web, { namespace: 'payments', workload: 'deployment/web' }), false);
+      assert.equal(podMatchesClaims(podFacts({ name: 'db-0', owner: { kind: 'StatefulSet', name: 'db' } }), { nameAggr: 'db', workload: 'statefulset/db' }), true);
+      // Nothing claimed but the address: the address at the alert's time decides alone.
+      assert.equal(podMatchesClaims(web, {}), true);
     });
 
     it('answers no pod when none is listed, or only one being deleted', () => {
