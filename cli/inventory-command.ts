@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { type WatchedKind, watchedKinds } from '../enrich/inventory/inventory-api.js';
 import { KubernetesInventoryApi } from '../enrich/inventory/kubernetes-inventory-api.js';
 import { defaultLeaseName, InventoryPublisher } from '../enrich/inventory/inventory-publisher.js';
 import { createBus } from '../runtime/bus/select.js';
 import { kubeConfigFromEnv } from '../runtime/kubernetes/kube-config.js';
-import { KubernetesLeaseApi } from '../runtime/kubernetes/leader-election.js';
+import { candidateIdentity, KubernetesLeaseApi } from '../runtime/kubernetes/leader-election.js';
 import { MetricsRegistry } from '../runtime/metrics.js';
 import { topics, topicSpecs } from '../runtime/topics.js';
 import { optionProblems, parseOptions, type CliCommand } from './command.js';
@@ -29,7 +28,9 @@ exits 0.
 options:
   --lease-name NAME        the Lease (default ${defaultLeaseName})
   --lease-namespace NS     its namespace (default: the pod's own namespace, else flowsentry)
-  --identity ID            this replica's name in the Lease (default: the hostname, in a pod its name)
+  --identity ID            this replica's name in the Lease, unique among the candidates (default:
+                           hostname-pid-random, so two processes on one host never share one;
+                           in a pod the hostname is the pod's name)
   --kinds LIST             comma-separated kinds to publish (default ${watchedKinds.join(',')})
   --partitions N           partitions of topics it creates when missing (default 6)
 
@@ -81,7 +82,7 @@ export const inventoryCommand: CliCommand = {
     const kinds = parseKinds(values.kinds, problems);
     const leaseName = values['lease-name'] ?? defaultLeaseName;
     const leaseNamespace = values['lease-namespace'] ?? defaultLeaseNamespace();
-    const identity = values.identity ?? hostname();
+    const identity = values.identity ?? candidateIdentity();
     if (leaseName === '') problems.push('--lease-name: empty');
     if (identity === '') problems.push('--identity: empty');
     const { partitions, endpoints } = kafkaStageSettings('inventory', values.partitions, problems);

@@ -9,6 +9,20 @@ import type { InventoryEvent } from '../../schemas/types.js';
 import { type InventoryApi, type WatchedKind, watchedKinds } from './inventory-api.js';
 import { InventoryWatcher, type KindState } from './inventory-watcher.js';
 
+/**
+ * A send not acknowledged before the leader's fencing deadline: it may or may not have been
+ * written, and may still be (the client retries it). The batch does not count as published; the
+ * leader stops leading, and whoever leads next reads the topic back and lists again.
+ */
+export class SendOutcomeUnknownError extends Error {
+  readonly code = 'INVENTORY_SEND_OUTCOME_UNKNOWN';
+  readonly retriable = false;
+  constructor(identity: string, messages: number) {
+    super(`${identity}: ${messages} inventory event(s) not acknowledged before the fencing deadline: written or not, unknown`);
+    this.name = 'SendOutcomeUnknownError';
+  }
+}
+
 /** The header naming the publisher that wrote a message (audit, and proof that one leader writes at a time). */
 export const publisherHeader = 'flowsentry-publisher';
 export const defaultLeaseName = 'flowsentry-inventory';
@@ -61,9 +75,15 @@ const defaultBackoff: BackoffPolicy = { baseDelayMs: 500, maxDelayMs: 30_000 };
  * A term of leadership starts by reading the topic to its end: the latest event of each object is
  * what earlier leaders published, so the first list publishes only what changed since — DELETED
  * for objects gone while nobody watched, ADDED/MODIFIED for new or changed ones — and unchanged
- * objects keep their first observed time. A term ends when the Lease is lost, not renewed in time
- * (the leader stops publishing then: sends are refused once the renew deadline passed), or on
- * close; on close the term ends before the Lease is released, so a successor never overlaps.
+ * objects keep their first observed time. The read is given up as soon as the term ends.
+ *
+ * A term ends when the Lease is lost, not renewed in time, or on close. Sends are fenced by the
+ * elector's fencing deadline: none starts after it, and a send is counted as published only when
+ * its acknowledgement came before it. A send still unacknowledged at the deadline is abandoned as
+ * "outcome unknown" and the leader stops leading; the client may still write it later, which
+ * nothing here can prevent (see enrich/README.md for what follows). Before its next term reads the
+ * topic back, this replica waits for its own abandoned sends to settle. On close the term ends
+ * (its last send acknowledged or abandoned at the deadline) before the Lease is released.
  */
 export class InventoryPublisher {
   readonly elector: LeaderElector;
@@ -73,6 +93,8 @@ export class InventoryPublisher {
   private readonly now: () => number;
   private readonly metrics;
   private term: AbortController | undefined;
+  /** Sends abandoned at a fencing deadline and not settled yet. */
+  private readonly abandoned = new Set<Promise<void>>();
   /** The terms, one after the other: a new term starts only once the last one has ended. */
   private terms: Promise<void> = Promise.resolve();
   private currentWatcher: InventoryWatcher | undefined;
@@ -87,6 +109,7 @@ export class InventoryPublisher {
       events: m.counter('flowsentry_inventory_events_total', 'InventoryEvents published, by kind and type.'),
       leader: m.gauge('flowsentry_inventory_leader', '1 while this replica leads (publishes), else 0.'),
       leadership: m.counter('flowsentry_inventory_leadership_changes_total', 'Terms started and ended, by change (started, lost, deadline, stopped).'),
+      abandoned: m.counter('flowsentry_inventory_sends_abandoned_total', 'Batches not acknowledged before the fencing deadline: written or not, unknown.'),
       restored: m.gauge('flowsentry_inventory_restored_objects', 'Live objects read back from the inventory topic at the start of the current term.'),
     };
     this.metrics.leader.set(0);
@@ -129,7 +152,8 @@ export class InventoryPublisher {
     this.metrics.leadership.inc({ change: 'started' });
     const term = new AbortController();
     this.term = term;
-    this.terms = this.terms.then(() => this.runTerm(term.signal)).catch((error: unknown) => this.options.onError?.(error));
+    const number = this.elector.term;
+    this.terms = this.terms.then(() => this.runTerm(term.signal, number)).catch((error: unknown) => this.options.onError?.(error));
   }
 
   private endTerm(reason: StoppedLeadingReason): Promise<void> {
@@ -139,19 +163,25 @@ export class InventoryPublisher {
     return this.terms;
   }
 
-  private async runTerm(signal: AbortSignal): Promise<void> {
+  private async runTerm(signal: AbortSignal, term: number): Promise<void> {
+    // Sends abandoned in an earlier term may still be written: read back only once they cannot be.
+    if (this.abandoned.size > 0) await untilAborted(Promise.all(this.abandoned), signal);
+    if (signal.aborted) return;
     const restore = await this.restoreUntilDone(signal);
     if (!restore || signal.aborted) return;
     const watcher = new InventoryWatcher({
       api: this.options.api,
       kinds: this.kinds,
-      sink: (events) => this.publish(events),
+      sink: (events) => this.publish(events, term),
       metrics: this.options.metrics,
       restore,
       ...(this.options.pageSize ? { pageSize: this.options.pageSize } : {}),
       ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
       ...(this.options.watchTimeoutSeconds ? { watchTimeoutSeconds: this.options.watchTimeoutSeconds } : {}),
-      onError: (_kind, error) => this.options.onError?.(error),
+      // An abandoned send was reported when it was abandoned.
+      onError: (_kind, error) => {
+        if (!(error instanceof SendOutcomeUnknownError)) this.options.onError?.(error);
+      },
       now: this.now,
     });
     this.currentWatcher = watcher;
@@ -166,8 +196,9 @@ export class InventoryPublisher {
   private async restoreUntilDone(signal: AbortSignal): Promise<KindState[] | undefined> {
     for (let failures = 1; !signal.aborted; failures++) {
       try {
-        return await this.restore();
+        return await this.restore(signal);
       } catch (error) {
+        if (signal.aborted) break;
         this.options.onError?.(error);
         await sleep(backoffDelay(failures, this.options.backoff ?? defaultBackoff, Math.random), signal);
       }
@@ -176,7 +207,7 @@ export class InventoryPublisher {
   }
 
   /** The latest published event of each live object of the watched kinds, from the topic (nothing on a bus that cannot be read to its end). */
-  private async restore(): Promise<KindState[]> {
+  private async restore(signal: AbortSignal): Promise<KindState[]> {
     const latest = new Map<string, InventoryEvent>();
     if (this.options.bus.endOffsets) {
       await readToEnd({
@@ -184,6 +215,7 @@ export class InventoryPublisher {
         topic: this.topic,
         groupId: `flowsentry-inventory-restore-${this.options.identity}-${this.now().toString(36)}`,
         timeoutMs: this.options.restoreTimeoutMs ?? 300_000,
+        signal,
         onBatch: (batch: IncomingBatch) => {
           for (const message of batch.messages) {
             if (message.value.length === 0) {
@@ -211,14 +243,71 @@ export class InventoryPublisher {
     return this.kinds.map((kind) => ({ kind, objects: byKind.get(kind)! }));
   }
 
-  /** One batch to the bus, while leading; resolves once the bus acknowledged it. */
-  private async publish(events: readonly InventoryEvent[]): Promise<void> {
-    if (!this.elector.isLeader) throw new NotLeaderError(this.options.identity);
+  /**
+   * One batch to the bus, while leading term `term`; resolves once the bus acknowledged it before
+   * the fencing deadline. Rejects with SendOutcomeUnknownError when the deadline came first.
+   */
+  private async publish(events: readonly InventoryEvent[], term: number): Promise<void> {
+    const elector = this.elector;
+    if (!elector.isLeader || elector.term !== term) throw new NotLeaderError(this.options.identity);
     const headers = { [publisherHeader]: this.options.identity };
-    await this.producer.send(
+    const sent = this.producer.send(
       this.topic,
       events.map((event) => ({ key: event.uid, value: inventoryEvents.encode(event), headers })),
     );
+    if (!(await this.ackedBeforeDeadline(sent, term))) {
+      const settled = sent.then(
+        () => undefined,
+        () => undefined,
+      );
+      this.abandoned.add(settled);
+      void settled.then(() => this.abandoned.delete(settled));
+      // Not awaited: stepping down waits for this term to end, and this term waits for this send.
+      void elector.enforceDeadline();
+      this.metrics.abandoned.inc();
+      const error = new SendOutcomeUnknownError(this.options.identity, events.length);
+      this.options.onError?.(error);
+      throw error;
+    }
     for (const event of events) this.metrics.events.inc({ kind: event.kind, type: event.type });
   }
+
+  /**
+   * Whether `sent` was acknowledged before the fencing deadline of term `term`: the deadline moves
+   * on with each renewal while that term lasts, and stays where it last was once the term ended
+   * (no successor may take over before it). Rejects as `sent` does when it fails before then.
+   */
+  private async ackedBeforeDeadline(sent: Promise<void>, term: number): Promise<boolean> {
+    const acked = sent.then(() => true);
+    acked.catch(() => undefined);
+    let deadline = Number.NEGATIVE_INFINITY;
+    const deadlineNow = () => {
+      if (this.elector.term === term) deadline = Math.max(deadline, this.elector.fencingDeadline);
+      return deadline;
+    };
+    for (;;) {
+      const remaining = deadlineNow() - this.now();
+      if (remaining <= 0) return false;
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<false>((resolveTimer) => (timer = setTimeout(() => resolveTimer(false), remaining)));
+      try {
+        if (await Promise.race([acked, expired])) return this.now() < deadlineNow();
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+}
+
+/** Resolves once `promise` settles, or as soon as `signal` aborts. */
+function untilAborted(promise: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolveWait) => {
+    if (signal.aborted) return resolveWait();
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolveWait();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    promise.then(done, done);
+  });
 }

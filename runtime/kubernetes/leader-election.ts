@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { sleep } from '../backoff.js';
 import { kubeJson, KubernetesApiError } from './api-request.js';
@@ -15,6 +17,16 @@ import { kubeJson, KubernetesApiError } from './api-request.js';
  * renewal). This assumes the candidates' clocks differ by less than lease duration − renew
  * deadline, as NTP-synchronised nodes do.
  */
+
+/**
+ * A candidate's name in the Lease when none is given: the hostname, the process id and a random
+ * suffix. The hostname alone is not unique: two processes on one host (or two pods with
+ * hostNetwork on one node, whose hostname is the node's) would each take the other's Lease for
+ * its own and both lead. In a pod the hostname is the pod's name, which stays readable as the prefix.
+ */
+export function candidateIdentity(host: string = hostname(), pid: number = process.pid, suffix: string = randomBytes(3).toString('hex')): string {
+  return `${host}-${pid}-${suffix}`;
+}
 
 /** The part of a Lease that election reads and writes; times as epoch milliseconds. */
 export interface LeaseRecord {
@@ -184,6 +196,7 @@ export class LeaderElector {
   private loop: Promise<void> | undefined;
   private leading = false;
   private leadingUntil = Number.NEGATIVE_INFINITY;
+  private termsStarted = 0;
   private fence: NodeJS.Timeout | undefined;
   private stoppedLeading: Promise<void> = Promise.resolve();
   private observedHolder: string | null = null;
@@ -209,6 +222,29 @@ export class LeaderElector {
   /** Leading now: holds the Lease and renewed it within the renew deadline. */
   get isLeader(): boolean {
     return this.leading && this.now() < this.leadingUntil;
+  }
+
+  /**
+   * While leading, when leading ends unless the Lease is renewed first (its last renewal, timed
+   * from before the request went out, plus the renew deadline): the fencing deadline, which is
+   * before anyone else may take the Lease over. Negative infinity when not leading.
+   */
+  get fencingDeadline(): number {
+    return this.leading ? this.leadingUntil : Number.NEGATIVE_INFINITY;
+  }
+
+  /** Counts the terms this candidate started leading; the current one while leading. */
+  get term(): number {
+    return this.termsStarted;
+  }
+
+  /**
+   * Stops leading now when the fencing deadline has passed. The fence timer does the same, but a
+   * busy event loop may run it late; whoever finds the deadline passed calls this instead of waiting.
+   */
+  enforceDeadline(): Promise<void> {
+    if (this.leading && this.now() >= this.leadingUntil) return this.stepDown('deadline');
+    return this.stoppedLeading;
   }
 
   /** Who held the Lease at the last look (null: nobody). */
@@ -247,6 +283,8 @@ export class LeaderElector {
   private async attempt(): Promise<void> {
     const { leases, namespace, name, identity } = this.options;
     const at = this.now();
+    // A fence timer that ran late: leading lapsed, and a renewal now would carry it on across the gap.
+    if (this.leading && at >= this.leadingUntil) await this.stepDown('deadline');
     try {
       const lease = await leases.get(namespace, name);
       const decision = decideLease(lease && leaseRecordOf(lease, this.durationSeconds), identity, at, this.durationSeconds);
@@ -273,6 +311,7 @@ export class LeaderElector {
     this.fence = setTimeout(() => void this.stepDown('deadline'), Math.max(0, this.leadingUntil - this.now()));
     if (this.leading) return;
     this.leading = true;
+    this.termsStarted++;
     // Taken while stopping: not announced; stop() releases it.
     if (!this.stopping.signal.aborted) this.options.onStartedLeading?.();
   }

@@ -16,7 +16,7 @@ import { topics, topicSpecs } from '../../runtime/topics.js';
 import { codecFor } from '../../schemas/codec.js';
 import type { InventoryEvent } from '../../schemas/types.js';
 import { adminKubeConfig, serviceAccountKubeConfig, testNamespace } from '../support/kubernetes.js';
-import { uniqueName, waitFor } from '../support/wait.js';
+import { requiredEnv, uniqueName, waitFor } from '../support/wait.js';
 
 const inventoryEvents = codecFor('InventoryEvent');
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -52,11 +52,11 @@ async function topicReader(bus: MemoryBus) {
   };
 }
 
-/** The real API, with a way to break open watches (as a dropped connection does) and to answer the next watch with 410. */
+/** The real API, with a way to break open watches (as a dropped connection does); records where each watch started and the ERROR statuses the server sent. */
 class BreakableApi implements InventoryApi {
   lists = 0;
   readonly watchesFrom: string[] = [];
-  goneNext = false;
+  readonly errors: unknown[] = [];
   private readonly open = new Set<AbortController>();
 
   constructor(private readonly inner: InventoryApi) {}
@@ -68,16 +68,13 @@ class BreakableApi implements InventoryApi {
 
   async *watch(kind: WatchedKind, options: { resourceVersion: string; timeoutSeconds: number; signal: AbortSignal }): AsyncGenerator<readonly RawWatchEvent[]> {
     this.watchesFrom.push(options.resourceVersion);
-    if (this.goneNext) {
-      this.goneNext = false;
-      // What the API server sends when the watch cache no longer holds that resourceVersion.
-      yield [{ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: `too old resource version: ${options.resourceVersion}` } }];
-      return;
-    }
     const breaker = new AbortController();
     this.open.add(breaker);
     try {
-      yield* this.inner.watch(kind, { ...options, signal: AbortSignal.any([options.signal, breaker.signal]) });
+      for await (const batch of this.inner.watch(kind, { ...options, signal: AbortSignal.any([options.signal, breaker.signal]) })) {
+        for (const event of batch) if (event.type === 'ERROR') this.errors.push(event.object);
+        yield batch;
+      }
     } finally {
       this.open.delete(breaker);
     }
@@ -116,6 +113,18 @@ const relabel = (namespace: string, name: string, labels: Record<string, string>
 const deletePod = (namespace: string, name: string) => core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
 const setPodIp = (namespace: string, name: string, ip: string) =>
   core.patchNamespacedPodStatus({ name, namespace, body: { status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] } } }, mergePatch);
+
+const createService = (namespace: string, name: string, labels: Record<string, string>) =>
+  core.createNamespacedService({ namespace, body: { metadata: { name, labels }, spec: { selector: labels, ports: [{ port: 80, targetPort: 8080 }] } } });
+
+/**
+ * Compacts etcd's history up to `revision`, as the API server itself does every few minutes: a watch
+ * from an earlier resourceVersion of a kind read straight from etcd is then answered 410 Gone.
+ */
+async function compactEtcd(revision: string): Promise<void> {
+  const response = await fetch(new URL('/v3/kv/compaction', requiredEnv('KUBERNETES_ETCD_URL')), { method: 'POST', body: JSON.stringify({ revision, physical: true }) });
+  if (!response.ok) throw new Error(`etcd compaction to ${revision}: ${response.status} ${await response.text()}`);
+}
 
 describe('Enrich > inventory publisher (API server, in-process bus)', () => {
   let home: { name: string; remove: () => Promise<void> };
@@ -309,31 +318,47 @@ describe('Enrich > inventory publisher (API server, in-process bus)', () => {
     assert.equal(second.published.find((event) => event.uid === later)?.type, 'ADDED');
   });
 
-  it('on 410 lists again and publishes DELETED, MODIFIED and ADDED for exactly what changed while away', async () => {
+  it('on a 410 from the API server (its position compacted away in etcd) lists again and publishes DELETED, MODIFIED and ADDED for exactly what changed while away', async (t) => {
+    // Services are the kind the test cluster serves straight from etcd (--watch-cache-sizes=services#0): a watch cache keeps
+    // every event of the last 75 s whatever etcd compacted, so a cached kind answers 410 only for a position older than that.
     const namespace = await workNamespace();
     const uids = new Map<string, string>();
-    for (const name of ['p1', 'p2', 'p3']) uids.set(name, await createPod(namespace, name, { app: name }));
-    const first = watcherOn(new KubernetesInventoryApi(publisherConfig));
+    for (const name of ['s1', 's2', 's3']) uids.set(name, (await createService(namespace, name, { app: name })).metadata!.uid!);
+    const first = watcherOn(new KubernetesInventoryApi(publisherConfig), { kinds: ['Service'] });
     await first.watcher.synced();
     await waitFor(() => [...uids.values()].every((uid) => first.published.some((event) => event.uid === uid)));
     await first.close();
     const snapshot = first.watcher.snapshot();
 
-    await deletePod(namespace, 'p1');
-    await relabel(namespace, 'p2', { app: 'p2', moved: 'yes' });
-    const p4 = await createPod(namespace, 'p4', { app: 'p4' });
+    await core.deleteNamespacedService({ name: 's1', namespace });
+    await core.patchNamespacedService({ name: 's2', namespace, body: { metadata: { labels: { app: 's2', moved: 'yes' } } } }, mergePatch);
+    const s4 = await createService(namespace, 's4', { app: 's4' });
+    // etcd keeps nothing before the last change: the stored position is too old to watch from.
+    await compactEtcd(s4.metadata!.resourceVersion!);
+    const compacted = performance.now();
 
     const api = new BreakableApi(new KubernetesInventoryApi(publisherConfig));
-    api.goneNext = true;
-    const second = watcherOn(api, { restore: snapshot });
-    await waitFor(() => second.metrics.counter('flowsentry_inventory_relists_total', '').get({ kind: 'Pod', reason: 'gone' }) === 1);
+    const second = watcherOn(api, { kinds: ['Service'], restore: snapshot });
+    await waitFor(() => second.metrics.counter('flowsentry_inventory_relists_total', '').get({ kind: 'Service', reason: 'gone' }) === 1, {
+      description: 'a relist after the API server answered 410 (services read straight from etcd: --watch-cache-sizes=services#0)',
+      timeoutMs: 10_000,
+    });
     await second.watcher.synced();
+    t.diagnostic(`etcd compacted to ${s4.metadata!.resourceVersion!}; the watch from ${snapshot[0]!.resourceVersion!} answered 410 and the kind was listed again ${Math.round(performance.now() - compacted)} ms later`);
     await second.close();
+    assert.deepEqual(
+      api.errors.map((status) => {
+        const { code, reason } = status as { code?: unknown; reason?: unknown };
+        return { code, reason };
+      }),
+      [{ code: 410, reason: 'Expired' }],
+      'the API server itself answered 410 Gone',
+    );
     const ours = second.published.filter((event) => event.namespace === namespace);
-    assert.deepEqual(ours.map((event) => `${event.type} ${event.name}`).sort(), ['ADDED p4', 'DELETED p1', 'MODIFIED p2']);
-    assert.equal(ours.find((event) => event.name === 'p1')!.uid, uids.get('p1'));
-    assert.deepEqual(ours.find((event) => event.name === 'p2')!.labels, { app: 'p2', moved: 'yes' });
-    assert.equal(ours.find((event) => event.name === 'p4')!.uid, p4);
+    assert.deepEqual(ours.map((event) => `${event.type} ${event.name}`).sort(), ['ADDED s4', 'DELETED s1', 'MODIFIED s2']);
+    assert.equal(ours.find((event) => event.name === 's1')!.uid, uids.get('s1'));
+    assert.deepEqual(ours.find((event) => event.name === 's2')!.labels, { app: 's2', moved: 'yes' });
+    assert.equal(ours.find((event) => event.name === 's4')!.uid, s4.metadata!.uid);
     assert.equal(api.lists, 1);
     assert.equal(api.watchesFrom[0], snapshot[0]!.resourceVersion, 'it first tried to resume from the stored position');
   });

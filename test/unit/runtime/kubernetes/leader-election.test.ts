@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KubernetesApiError } from '../../../../runtime/kubernetes/api-request.js';
 import {
+  candidateIdentity,
   decideLease,
   LeaderElectionConfigError,
   LeaderElector,
@@ -139,9 +140,10 @@ class MemoryLeases implements LeaseApi {
   }
 }
 
-function candidate(leases: MemoryLeases, identity: string) {
+function candidate(leases: MemoryLeases, identity: string, now: () => number = Date.now) {
   const log: string[] = [];
   const elector = new LeaderElector({
+    now,
     leases: leases.forCandidate(identity),
     namespace: 'flowsentry',
     name: 'flowsentry-inventory',
@@ -154,6 +156,14 @@ function candidate(leases: MemoryLeases, identity: string) {
   });
   return { elector, log, identity };
 }
+
+describe('Runtime > kubernetes > candidate identity', () => {
+  it('is the hostname, the process id and a random suffix: two processes on one host, or one restarted, never share one', () => {
+    assert.equal(candidateIdentity('flowsentry-inventory-7d9f-x2x4q', 1, 'a1b2c3'), 'flowsentry-inventory-7d9f-x2x4q-1-a1b2c3');
+    assert.match(candidateIdentity('node-1'), new RegExp(`^node-1-${process.pid}-[0-9a-f]{6}$`));
+    assert.notEqual(candidateIdentity('node-1', 1), candidateIdentity('node-1', 1), 'pid 1 in two containers sharing the host name');
+  });
+});
 
 describe('Runtime > kubernetes > leader election', () => {
   it('elects exactly one of several candidates, and a successor once the leader releases the Lease', async () => {
@@ -197,5 +207,32 @@ describe('Runtime > kubernetes > leader election', () => {
     await a.elector.stop();
     assert.equal(leases.holder(), 'b', "stopping a follower leaves the leader's Lease alone");
     await b.elector.stop();
+  });
+
+  it('a leader whose deadline passed before its fence timer ran stops leading before it renews, and starts a new term', async () => {
+    const leases = new MemoryLeases();
+    let skew = 0;
+    const a = candidate(leases, 'a', () => Date.now() + skew);
+    a.elector.start();
+    await waitFor(() => a.elector.isLeader, { intervalMs: 10 });
+    assert.equal(a.elector.term, 1);
+    assert.ok(a.elector.fencingDeadline > Date.now() && a.elector.fencingDeadline <= Date.now() + 600);
+
+    // The clock moves past the deadline (600 ms) long before the fence timer is due: the next look (within 100 ms) finds it.
+    skew = 5_000;
+    assert.equal(a.elector.isLeader, false);
+    await waitFor(() => a.log.some((line) => line.startsWith('deadline')), { intervalMs: 5, timeoutMs: 400 });
+    await waitFor(() => a.elector.term === 2 && a.elector.isLeader, { intervalMs: 5, timeoutMs: 400 });
+    assert.deepEqual(
+      a.log.map((line) => line.split(' ')[0]),
+      ['started', 'deadline', 'started'],
+    );
+
+    // Whoever finds the deadline passed may end the term at once.
+    skew = 10_000;
+    await a.elector.enforceDeadline();
+    assert.equal(a.log.at(-1)?.split(' ')[0], 'deadline');
+    assert.equal(a.elector.fencingDeadline, Number.NEGATIVE_INFINITY);
+    await a.elector.stop();
   });
 });
