@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,19 +7,12 @@ import { enrichedMessages } from '../../enrich/enrich-worker.js';
 import { KafkaBus } from '../../runtime/bus/kafka-bus.js';
 import { endpointsFromEnv } from '../../runtime/endpoints.js';
 import { topics } from '../../runtime/topics.js';
-import { repoDir } from '../../services/paths.js';
 import { deploymentPod, enrichedFlow, publicAddress } from '../support/enriched-flows.js';
+import { stageProcess } from '../support/cli.js';
 import { uniqueName, waitFor } from '../support/wait.js';
 import { NEW_SECRET, OLD_SECRET, TestReceiver } from '../unit/detect/notify/support.js';
 
-/** A stage as its own process, with what it says on stderr. */
-function stage(args: readonly string[]): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['bin/flowsentry.js', ...args], { cwd: repoDir, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  return { child, stderr: () => stderr, exited };
-}
+const stage = stageProcess;
 
 describe('CLI > detect and respond > Kafka', () => {
   const dir = mkdtempSync(join(tmpdir(), 'flowsentry-respond-'));

@@ -28,6 +28,7 @@ import type { Alert, ResponseAction } from '../../schemas/types.js';
 import { repoDir } from '../../services/paths.js';
 import { adminKubeConfig, serviceAccountKubeConfig, testNamespace } from '../support/kubernetes.js';
 import { uniqueName, waitFor } from '../support/wait.js';
+import { alertOf } from '../unit/detect/quarantine/support.js';
 
 const admin = adminKubeConfig();
 const core = admin.makeApiClient(CoreV1Api);
@@ -122,39 +123,15 @@ async function makeStatefulSet(namespace: string, name: string, ready: number): 
 function alertAbout(subject: { namespace: string; name?: string; ip?: string }): Alert {
   const now = Date.now();
   const fingerprint = `port_scan:${randomBytes(8).toString('hex')}`;
-  return {
+  return alertOf({
     alert_id: `${fingerprint}:${now}`,
     fingerprint,
-    detector: 'port_scan',
-    severity: 'high',
     start_time: now - 60_000,
     end_time: now,
-    status: 'open',
-    revision: 0,
-    technique: 'T1046',
     source_ip: subject.ip ?? null,
-    source_type: 'wep',
     source_namespace: subject.namespace,
     source_name: subject.name ?? null,
-    source_name_aggr: 'web-7d9f8c6b5-*',
-    source_labels: {},
-    source_workload: 'deployment/web',
-    dest_ip: '10.0.9.1',
-    dest_port: 22,
-    dest_type: 'wep',
-    dest_namespace: 'data',
-    dest_name: 'db-0',
-    dest_name_aggr: 'db',
-    dest_labels: {},
-    dest_workload: 'statefulset/db',
-    proto: 6,
-    indicator: null,
-    feed: null,
-    summary: 'port scan',
-    evidence: {},
-    count: 40,
-    samples: [],
-  };
+  });
 }
 
 const policyOf = (backend: QuarantineBackend, extra = '') => parseResponsePolicy(`rules: [{ name: scans, match: { detectors: [port_scan] }, backend: ${backend}${extra} }]`, 'test policy');

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { repoDir } from '../../services/paths.js';
 
 export interface CliResult {
@@ -18,4 +19,20 @@ export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = process
     child.on('error', reject);
     child.on('close', (code) => resolveRun({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
   });
+}
+
+export interface StageProcess {
+  readonly child: ChildProcess;
+  /** What it said on stderr so far. */
+  readonly stderr: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+/** A stage as its own long-running process (`flowsentry <args>`), with what it says on stderr. */
+export function stageProcess(args: readonly string[]): StageProcess {
+  const child = spawn(process.execPath, ['bin/flowsentry.js', ...args], { cwd: repoDir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return { child, stderr: () => stderr, exited };
 }
