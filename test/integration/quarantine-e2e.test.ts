@@ -133,8 +133,12 @@ describe('Quarantine > end to end on Kafka and the API server', () => {
       });
       latencies.push(labelledAt.get(caller.name!)! - sent);
     }
-    const sorted = [...latencies].sort((a, b) => a - b);
-    t.diagnostic(`flow → quarantine in the API server over ${pods} pods: p50 ${percentile(sorted, 50)} ms, p99 ${percentile(sorted, 99)} ms, max ${sorted.at(-1)} ms (goal: p99 < 2000 ms); in order: ${latencies.join(', ')} ms`);
+    // The first one also waits for the fresh consumer groups to settle: reported on its own.
+    const [first, ...steady] = latencies;
+    const sorted = [...steady].sort((a, b) => a - b);
+    t.diagnostic(
+      `flow → quarantine in the API server: first after start ${first} ms; then over ${steady.length} pods p50 ${percentile(sorted, 50)} ms, p99 ${percentile(sorted, 99)} ms (goal: p99 < 2000 ms); in order: ${latencies.join(', ')} ms`,
+    );
 
     await producer.send(topics.flowsEnriched, enrichedMessages(topics.flowsEnriched, [enrichedFlow(guarded, publicAddress('203.0.113.66'), { at: Date.now(), port: 443 })]));
 
