@@ -2,7 +2,10 @@
  * Records as OpenSearch documents: which index, which id, which body. Pure.
  *
  * - **Ids come from the record itself**, never from a bus offset, so a record produced twice
- *   upstream (a retried send, a replay) lands once. A flow's or an action's id is a hash of its
+ *   upstream (a retried send, a replay) lands once. An action's id is a hash of its `action_id`
+ *   and `status`: a responder that decides an alert again (a batch read again) states the same
+ *   outcome with fresh timestamps, and it must land once; a different outcome of the same action
+ *   (failed, then applied) is a document of its own. A flow's id is a hash of its
  *   Avro encoding: every schema field in schema order, a missing one at its default, label maps
  *   in key order (so a record decoded from the bus and the same record built in code agree). A
  *   new EnrichedFlow version changes the ids: replaying old flows into the same indices after
@@ -92,7 +95,6 @@ export function indexPeriodOf(kind: SinkRecordKind, index: string, naming: Index
 }
 
 const flowCodec = codecFor('EnrichedFlow');
-const actionCodec = codecFor('ResponseAction');
 
 function isSorted(map: Labels | null | undefined): boolean {
   if (!map) return true;
@@ -178,7 +180,7 @@ export function alertDocument(alert: Alert, naming: IndexNaming = defaultIndexNa
 export function actionDocument(action: ResponseAction, naming: IndexNaming = defaultIndexNaming): IndexedDocument {
   return {
     index: indexNameOf('action', action.requested_at, naming),
-    id: idOf(actionCodec.encode(action)),
+    id: idOf(Buffer.from(`${action.action_id}\n${action.status}`, 'utf8')),
     body: { ...action, '@timestamp': action.requested_at },
   };
 }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { codecFor } from '../../../../schemas/codec.js';
-import type { Alert } from '../../../../schemas/types.js';
-import { alertDocument, bodyOf, flowDocument, indexNameOf, indexPeriodOf, labelPairs } from '../../../../sink/opensearch/documents.js';
+import { sampleResponseAction } from '../../../../schemas/samples.js';
+import type { Alert, ResponseAction } from '../../../../schemas/types.js';
+import { actionDocument, alertDocument, bodyOf, flowDocument, indexNameOf, indexPeriodOf, labelPairs } from '../../../../sink/opensearch/documents.js';
 import { indexTemplateOf, mappingsOf } from '../../../../sink/opensearch/index-templates.js';
 import { expiredIndices } from '../../../../sink/opensearch/opensearch-setup.js';
 import { deploymentPod, enrichedFlow, publicAddress } from '../../../support/enriched-flows.js';
@@ -53,6 +54,15 @@ describe('Sink > OpenSearch > documents', () => {
     assert.equal(later.index, first.index);
     assert.equal(later.id, first.id);
     assert.deepEqual([first.version, later.version], [0, 3]);
+  });
+
+  it('gives an action stated again with fresh timestamps the same id, and another outcome of it another id', () => {
+    const first: ResponseAction = { ...sampleResponseAction, status: 'skipped', requested_at: Date.UTC(2026, 10, 27, 12), completed_at: Date.UTC(2026, 10, 27, 12) };
+    const again = { ...first, requested_at: first.requested_at + 5_000, completed_at: first.requested_at + 5_100 };
+    assert.equal(actionDocument(again).id, actionDocument(first).id);
+    assert.notEqual(actionDocument({ ...first, status: 'applied' }).id, actionDocument(first).id);
+    assert.notEqual(actionDocument({ ...first, action_id: `${first.action_id}:undo` }).id, actionDocument(first).id);
+    assert.equal(actionDocument(first).index, 'flowsentry-actions-2026.11');
   });
 
   it('reads the period back from an index name, and only from names of its kind', () => {
