@@ -278,7 +278,12 @@ export class QuarantineResponder {
       this.appliedLately.set(id, requestedAt);
       return only(action('applied', appliedReason(rule.backend, expiresAt), { requested_at: requestedAt, completed_at: requestedAt, expires_at: expiresAt }), writes);
     } catch (error) {
-      if (!(error instanceof QuarantineApiError)) throw error;
+      // Every API call is wrapped in QuarantineApiError: anything else is a fault of ours, or an
+      // object of a shape we did not expect. Retrying cannot help and would hold the stream for
+      // ever, so it is recorded as a failure that names it, and the stream goes on.
+      if (!(error instanceof QuarantineApiError)) {
+        return only(action('failed', `internal error deciding alert ${alert.alert_id}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`));
+      }
       // Unreachable, timed out, 429, 5xx: no decision yet. Thrown, so the alert is read again and
       // decided again once the API server answers (respond() is idempotent per alert).
       if (error.retriable && !error.conflict) throw error;

@@ -87,6 +87,18 @@ describe('Detect > quarantine > responder', () => {
       }
     });
 
+    it('records an error that does not come from the API server as a failed action naming it, and goes on', async () => {
+      const { cluster, responder } = setup();
+      const pod = cluster.addPod(deploymentPod('shop', 'web', 'a1', '10.0.3.7'));
+      addDeployment(cluster, 'shop', 'web', 3);
+      const patch = cluster.write.bind(cluster);
+      cluster.write = () => Promise.reject(new TypeError("Cannot read properties of undefined (reading 'labels')"));
+      const failed = only(await responder.respond(alertOn(pod)));
+      assert.equal(failed.status, 'failed');
+      assert.match(failed.reason ?? '', /^internal error deciding alert .*: TypeError: Cannot read properties of undefined/);
+      cluster.write = patch;
+    });
+
     it('rethrows a 503 from the pod patch too', async () => {
       const { cluster, responder } = setup();
       const pod = cluster.addPod(deploymentPod('shop', 'web', 'a1', '10.0.3.7'));
