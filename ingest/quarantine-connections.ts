@@ -61,6 +61,13 @@ export interface QuarantineConnectionsOptions {
   readonly flush?: (address: string) => Promise<number>;
   /** Back-off of list, watch and flush retries; default 200 ms doubling up to 30 s. */
   readonly backoff?: BackoffPolicy;
+  /**
+   * A watch that brings nothing (no event, no bookmark) for this long is ended here and started
+   * again from where it was: a connection cut without a FIN would otherwise hold the cutter deaf
+   * until TCP keepalive notices, minutes later. Default 120 s (the API server sends a bookmark
+   * about every minute).
+   */
+  readonly watchIdleMs?: number;
   /** The server ends each watch after this long, plus up to as much again at random; default 300 s. */
   readonly watchTimeoutSeconds?: number;
   /**
@@ -195,8 +202,22 @@ export class QuarantineConnectionCutter {
       let events = 0;
       let failure: PodWatchError | undefined;
       let request: AbortController | undefined;
+      let idle = false;
+      let idleTimer: NodeJS.Timeout | undefined;
+      const idleMs = this.options.watchIdleMs ?? 120_000;
+      const armIdle = () => {
+        clearTimeout(idleTimer);
+        idleTimer = setTimeout(() => {
+          idle = true;
+          this.report({ kind: 'error', operation: 'watch', code: 'POD_WATCH_IDLE', message: `nothing for ${idleMs} ms: watching again from ${version}`, retriable: true });
+          request?.abort();
+          if (!request) resolveWatch({ resourceVersion: version, events });
+        }, idleMs);
+      };
+      armIdle();
       // the request may not be there yet (it comes once the server sent its headers): end at once anyway
       const stop = () => {
+        clearTimeout(idleTimer);
         request?.abort();
         resolveWatch({ resourceVersion: version, events });
       };
@@ -204,6 +225,7 @@ export class QuarantineConnectionCutter {
       const timeoutSeconds = Math.floor((this.options.watchTimeoutSeconds ?? 300) * (1 + this.random()));
       const onEvent = (type: string, object: unknown) => {
         events++;
+        armIdle();
         if (type === 'ERROR') {
           const status = object as { code?: number; message?: string } | undefined;
           if (status?.code === 410) version = undefined;
@@ -216,9 +238,10 @@ export class QuarantineConnectionCutter {
         if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') this.observe(type, pod);
       };
       const onDone = (error: unknown) => {
+        clearTimeout(idleTimer);
         this.abort.signal.removeEventListener('abort', stop);
         if (failure) rejectWatch(failure);
-        else if (version === undefined || this.closed || !error) resolveWatch({ resourceVersion: version, events });
+        else if (version === undefined || this.closed || idle || !error) resolveWatch({ resourceVersion: version, events });
         else rejectWatch(error);
       };
       this.watcher

@@ -129,7 +129,7 @@ describe('Ingest > quarantine > pod watch', () => {
     cutter = api = undefined;
   });
 
-  function startCutter(url: string, flush: (address: string) => Promise<number>, events: QuarantineConnectionsEvent[], metrics = new MetricsRegistry(), reflushAfterMs = 0) {
+  function startCutter(url: string, flush: (address: string) => Promise<number>, events: QuarantineConnectionsEvent[], metrics = new MetricsRegistry(), reflushAfterMs = 0, watchIdleMs?: number) {
     cutter = new QuarantineConnectionCutter({
       kubeConfig: kubeConfigFor({ url, token: 'test-token', caFile: tls.caFile }),
       node: NODE,
@@ -137,6 +137,7 @@ describe('Ingest > quarantine > pod watch', () => {
       flush,
       backoff: { baseDelayMs: 5, maxDelayMs: 20 },
       reflushAfterMs,
+      ...(watchIdleMs ? { watchIdleMs } : {}),
       onEvent: (event) => events.push(event),
     });
     cutter.start();
@@ -238,6 +239,15 @@ describe('Ingest > quarantine > pod watch', () => {
     assert.ok(flushed[1]! - flushed[0]! >= 140, `the second flush came ${flushed[1]! - flushed[0]!} ms after the first`);
     await new Promise((resolve) => setTimeout(resolve, 400));
     assert.equal(flushed.length, 2, 'and only once more');
+  });
+
+  it('ends a watch that brings nothing for too long and watches again from where it was', async () => {
+    api = new ScriptedApiServer(tls, [list('60', pod('a', ['10.0.3.1'], '59'))], [keepOpen, keepOpen]);
+    const events: QuarantineConnectionsEvent[] = [];
+    startCutter(await api.start(), async () => 1, events, new MetricsRegistry(), 0, 150);
+    await waitFor(() => api!.watches.length === 2, { description: 'the second watch', timeoutMs: 3000 });
+    assert.deepEqual(api.watches.map((query) => query.get('resourceVersion')), ['60', '60']);
+    assert.ok(events.some((event) => event.kind === 'error' && event.code === 'POD_WATCH_IDLE'));
   });
 
   it('closes while the watch is open, and while the server has not answered yet', async () => {
