@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { QuarantineApiError } from '../../../../detect/quarantine/quarantine-errors.js';
 import { QUARANTINE_LABEL } from '../../../../detect/quarantine/quarantine-names.js';
-import { QuarantineResponder, ownNamespace, type QuarantineResponderOptions } from '../../../../detect/quarantine/quarantine-responder.js';
+import { QuarantineResponder, ownNamespace, type QuarantinePlan, type QuarantineResponderOptions } from '../../../../detect/quarantine/quarantine-responder.js';
 import { parseResponsePolicy, type QuarantineBackend } from '../../../../detect/quarantine/response-policy.js';
 import type { PodFacts } from '../../../../detect/quarantine/pod-facts.js';
 import type { Alert, ResponseAction } from '../../../../schemas/types.js';
@@ -97,6 +97,20 @@ describe('Detect > quarantine > responder', () => {
       assert.equal(failed.status, 'failed');
       assert.match(failed.reason ?? '', /^internal error deciding alert .*: TypeError: Cannot read properties of undefined/);
       cluster.write = patch;
+    });
+
+    it('hands a dry-run decision\'s exact requests to onDryRun and writes nothing', async () => {
+      const plans: QuarantinePlan[] = [];
+      const policy = parseResponsePolicy('rules: [{ name: scans, match: { detectors: [port_scan] }, backend: networkpolicy, dryRun: true }]', 'test policy');
+      const { cluster, responder } = setup({ policy, onDryRun: (plan) => plans.push(plan) });
+      const pod = cluster.addPod(deploymentPod('shop', 'web', 'a1', '10.0.3.7'));
+      addDeployment(cluster, 'shop', 'web', 3);
+      const action = only(await responder.respond(alertOn(pod)));
+      assert.deepEqual([action.status, action.dry_run], ['requested', true]);
+      assert.equal(plans.length, 1);
+      const requests = JSON.parse(plans[0]!.text) as { method: string; path: string }[];
+      assert.ok(requests.some((request) => request.method === 'PATCH' && request.path.endsWith(`/namespaces/shop/pods/${pod.name}`)), plans[0]!.text);
+      assert.equal(cluster.pod('shop', pod.name).labels[QUARANTINE_LABEL], undefined, 'nothing written');
     });
 
     it('rethrows a 503 from the pod patch too', async () => {
