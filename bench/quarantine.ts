@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, PatchStrategy, setHeaderOptions, Watch, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, Watch, type V1Pod } from '@kubernetes/client-node';
 import { startFeeds } from '../cli/feed-options.js';
 import { DetectWorker } from '../detect/detect-worker.js';
 import { MemoryNotifier } from '../detect/notify/memory-notifier.js';
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   } finally {
     await bus.close();
     await core.deleteNamespace({ name: namespace }).catch(() => undefined);
-    const custom = kubeConfig.makeApiClient((await import('@kubernetes/client-node')).CustomObjectsApi);
+    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
     await custom.deleteClusterCustomObject({ group: 'crd.projectcalico.org', version: 'v1', plural: 'globalnetworkpolicies', name: policyName }).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,17 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { type WatchedKind, watchedKinds } from '../enrich/inventory/inventory-api.js';
 import { KubernetesInventoryApi } from '../enrich/inventory/kubernetes-inventory-api.js';
 import { defaultLeaseName, InventoryPublisher } from '../enrich/inventory/inventory-publisher.js';
 import { createBus } from '../runtime/bus/select.js';
-import { kubeConfigFromEnv } from '../runtime/kubernetes/kube-config.js';
+import { kubeConfigFromEnv, podNamespace } from '../runtime/kubernetes/kube-config.js';
 import { candidateIdentity, KubernetesLeaseApi } from '../runtime/kubernetes/leader-election.js';
 import { MetricsRegistry } from '../runtime/metrics.js';
 import { topics, topicSpecs } from '../runtime/topics.js';
 import { optionProblems, parseOptions, type CliCommand } from './command.js';
 import { kafkaStageSettings, runUntilStopped } from './stage-process.js';
-
-/** Where a pod finds its own namespace. */
-export const podNamespaceFile = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 const usage = `flowsentry inventory [options]
 
@@ -56,15 +52,6 @@ export function parseKinds(list: string | undefined, problems: string[]): Watche
   return kinds;
 }
 
-/** The pod's own namespace when running in one, else `flowsentry`. */
-export function defaultLeaseNamespace(readNamespace: () => string = () => readFileSync(podNamespaceFile, 'utf8')): string {
-  try {
-    return readNamespace().trim() || 'flowsentry';
-  } catch {
-    return 'flowsentry';
-  }
-}
-
 export const inventoryCommand: CliCommand = {
   name: 'inventory',
   summary: 'publish the Kubernetes inventory (list + watch) to the inventory topic, one leader at a time',
@@ -81,7 +68,7 @@ export const inventoryCommand: CliCommand = {
     const problems: string[] = [];
     const kinds = parseKinds(values.kinds, problems);
     const leaseName = values['lease-name'] ?? defaultLeaseName;
-    const leaseNamespace = values['lease-namespace'] ?? defaultLeaseNamespace();
+    const leaseNamespace = values['lease-namespace'] ?? podNamespace() ?? 'flowsentry';
     const identity = values.identity ?? candidateIdentity();
     if (leaseName === '') problems.push('--lease-name: empty');
     if (identity === '') problems.push('--identity: empty');

@@ -188,7 +188,7 @@ export class QuarantineConnectionCutter {
       resourceVersion = page.metadata?.resourceVersion ?? '';
       cursor = page.metadata?._continue || undefined;
     } while (cursor);
-    for (const { pod, reason } of this.plan.replace(pods)) this.skip(pod, reason);
+    for (const { pod, reason } of this.plan.replace(pods)) this.reportSkipped(pod, reason);
     this.afterChange();
     this.report({ kind: 'listed', pods: pods.length, resourceVersion });
     this.listedOnce();
@@ -255,11 +255,11 @@ export class QuarantineConnectionCutter {
 
   private observe(type: PodEventType, pod: V1Pod): void {
     const reason = this.plan.apply(type, pod);
-    if (reason) this.skip(pod, reason);
+    if (reason) this.reportSkipped(pod, reason);
     this.afterChange();
   }
 
-  private skip(pod: PodSnapshot, reason: SkipReason): void {
+  private reportSkipped(pod: PodSnapshot, reason: SkipReason): void {
     this.metrics.skipped.inc({ reason });
     this.report({ kind: 'skipped', reason, pod: `${pod.metadata?.namespace}/${pod.metadata?.name}` });
   }

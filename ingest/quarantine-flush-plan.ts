@@ -16,7 +16,10 @@
  *   given to another pod;
  * - pods of another node: their node's collector flushes them.
  */
-export const QUARANTINE_LABEL = 'quarantine.flowsentry.io/id';
+import { QUARANTINE_LABEL } from '../detect/quarantine/quarantine-names.js';
+
+/** The responder's quarantine label, defined once with the other names it writes. */
+export { QUARANTINE_LABEL };
 
 /** What the plan reads of a pod: a structural subset of the Kubernetes Pod object. */
 export interface PodSnapshot {

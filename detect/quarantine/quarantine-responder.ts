@@ -11,8 +11,8 @@
  * answer); a release is an `undo` that is `undone` (by hand) or `expired` (TTL). An API error
  * worth retrying (no answer, 429, 5xx) is no outcome: it is thrown, for the caller to try again.
  */
-import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { podNamespace } from '../../runtime/kubernetes/kube-config.js';
 import type { Alert, ResponseAction, ResponseTarget } from '../../schemas/types.js';
 import { KubernetesQuarantineApi, type QuarantineCluster } from './kubernetes-quarantine-api.js';
 import type { PodFacts } from './pod-facts.js';
@@ -72,23 +72,8 @@ export interface QuarantinePlan {
 /** Attempts when a pod changes between our read and our patch (409 Conflict). */
 const MAX_ATTEMPTS = 3;
 
-/** Where Kubernetes mounts the namespace of a pod's service account. */
-export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-
-/**
- * The namespace this process runs in: its service account's namespace file when mounted, else
- * POD_NAMESPACE (the downward API), else undefined (not in a pod, or nothing says).
- */
-export function ownNamespace(file: string = SERVICE_ACCOUNT_NAMESPACE_FILE, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  try {
-    const name = readFileSync(file, 'utf8').trim();
-    if (name !== '') return name;
-  } catch {
-    // Not mounted: not in a pod, or automountServiceAccountToken is off.
-  }
-  const name = env.POD_NAMESPACE?.trim();
-  return name ? name : undefined;
-}
+/** The namespace this responder runs in (always protected). */
+export const ownNamespace = podNamespace;
 
 const parseTime = (text: string | undefined): number | undefined => {
   const time = text === undefined ? undefined : Date.parse(text);

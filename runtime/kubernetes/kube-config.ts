@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 
 /** No way to reach a Kubernetes API server was given. */
@@ -51,4 +51,22 @@ export function kubeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): KubeCon
     return config;
   }
   throw new KubernetesConfigError('no Kubernetes API server configured: set KUBERNETES_URL and KUBERNETES_TOKEN, run in a pod, or give KUBECONFIG');
+}
+
+/** Where a pod's ServiceAccount mount says which namespace the pod runs in. */
+export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/**
+ * The namespace this process runs in: the ServiceAccount mount's, else `POD_NAMESPACE` (the
+ * downward API), else undefined (not in a pod, or no token mounted).
+ */
+export function podNamespace(file: string = SERVICE_ACCOUNT_NAMESPACE_FILE, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  try {
+    const name = readFileSync(file, 'utf8').trim();
+    if (name !== '') return name;
+  } catch {
+    // Not mounted: not in a pod, or automountServiceAccountToken is off.
+  }
+  const name = env.POD_NAMESPACE?.trim();
+  return name ? name : undefined;
 }
