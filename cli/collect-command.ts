@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { runCollector } from '../ingest/collector.js';
 import { QuarantineConnectionCutter } from '../ingest/quarantine-connections.js';
@@ -9,10 +8,13 @@ import { KinesisBus } from '../runtime/bus/kinesis-bus.js';
 import { createBus } from '../runtime/bus/select.js';
 import { endpointsFromEnv } from '../runtime/endpoints.js';
 import { kubeConfigFromEnv } from '../runtime/kubernetes/kube-config.js';
+import { logger } from '../runtime/log.js';
 import { MetricsRegistry } from '../runtime/metrics.js';
+import { opsServerSettings } from '../runtime/ops/ops-server.js';
 import { topics } from '../runtime/topics.js';
-import { optionProblems, type CliCommand } from './command.js';
+import { configuredOptions, optionProblems, type CliCommand } from './command.js';
 import { JsonLinesProducer } from './json-lines-producer.js';
+import { runUntilStopped } from './stage-process.js';
 
 const outlets = ['kafka', 'kinesis', 'stdout'] as const;
 type Outlet = (typeof outlets)[number];
@@ -44,7 +46,16 @@ options:
   --node NAME            this node's name, the key of every message (default $NODE_NAME or the host name)
   --bus B                where flows go: kafka (default when KAFKA_BROKERS is set), kinesis, or stdout
                          (JSON lines; the default otherwise)
-  --flows-per-message N  flows per bus message (default 250)`;
+  --flows-per-message N  flows per bus message (default 250)
+
+Runs until its input ends (a file read to its end without --follow) or SIGTERM/SIGINT, then sends
+the flows in hand and exits 0; /metrics, /healthz and /readyz on FLOWSENTRY_SERVER_PORT (9464).
+
+examples:
+  flowsentry collect --source calico-file --file /var/log/calico/flowlogs/flows.log --bus stdout
+  KAFKA_BROKERS=kafka:9092 flowsentry collect --source calico-file --file flows.log --follow --checkpoint flows.pos
+  KAFKA_BROKERS=kafka:9092 flowsentry collect --source conntrack --local 10.0.0.0/16 --cut-quarantined --node "$NODE_NAME"
+  KAFKA_BROKERS=kafka:9092 flowsentry collect --source vpc-kinesis --stream vpc-flow-logs`;
 
 export class CollectConfigError extends Error {
   override readonly name = 'CollectConfigError';
@@ -61,35 +72,32 @@ interface CollectPlan {
   readonly cutQuarantined?: { readonly node: string; readonly kubeConfig: KubeConfig };
 }
 
+const collectOptions = {
+  source: { type: 'string' },
+  file: { type: 'string', multiple: true },
+  follow: { type: 'boolean' },
+  checkpoint: { type: 'string' },
+  'checkpoint-dir': { type: 'string' },
+  format: { type: 'string' },
+  stream: { type: 'string', multiple: true },
+  group: { type: 'string' },
+  node: { type: 'string' },
+  bus: { type: 'string' },
+  'flows-per-message': { type: 'string' },
+  local: { type: 'string', multiple: true },
+  netns: { type: 'string' },
+  interval: { type: 'string' },
+  aggregation: { type: 'string' },
+  'deny-set': { type: 'string' },
+  'enable-accounting': { type: 'boolean' },
+  'cut-quarantined': { type: 'boolean' },
+} as const;
+
 /** Reads and checks every option at once, before anything is opened. */
 export function planCollect(args: readonly string[], env: NodeJS.ProcessEnv = process.env): CollectPlan {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        source: { type: 'string' },
-        file: { type: 'string', multiple: true },
-        follow: { type: 'boolean' },
-        checkpoint: { type: 'string' },
-        'checkpoint-dir': { type: 'string' },
-        format: { type: 'string' },
-        stream: { type: 'string', multiple: true },
-        group: { type: 'string' },
-        node: { type: 'string' },
-        bus: { type: 'string' },
-        'flows-per-message': { type: 'string' },
-        local: { type: 'string', multiple: true },
-        netns: { type: 'string' },
-        interval: { type: 'string' },
-        aggregation: { type: 'string' },
-        'deny-set': { type: 'string' },
-        'enable-accounting': { type: 'boolean' },
-        'cut-quarantined': { type: 'boolean' },
-      },
-    }));
+    values = configuredOptions('collect', args, collectOptions);
   } catch (error) {
     throw new CollectConfigError([error instanceof Error ? error.message : String(error)]);
   }
@@ -121,6 +129,7 @@ export function planCollect(args: readonly string[], env: NodeJS.ProcessEnv = pr
   };
   if (type) problems.push(...type.check(settings));
   const cutQuarantined = values['cut-quarantined'] ? cutQuarantinedPlan(values.node ?? env.NODE_NAME, env, problems) : undefined;
+  opsServerSettings(env, problems);
   if (problems.length > 0) throw new CollectConfigError(problems);
   return { settings, outlet, flowsPerMessage, ...(cutQuarantined ? { cutQuarantined } : {}) };
 }
@@ -151,6 +160,7 @@ export const collectCommand: CliCommand = {
   name: 'collect',
   summary: 'read flows from a node or AWS source and publish RawFlow records to the bus',
   usage,
+  options: collectOptions,
   async run(args) {
     let plan: CollectPlan;
     try {
@@ -164,37 +174,47 @@ export const collectCommand: CliCommand = {
     }
     const { settings, outlet, flowsPerMessage } = plan;
     const source = sourceTypes[settings.source]!.create(settings);
-    const { producer, bus } = await openOutlet(outlet);
-    const stop = () => void source.close();
-    process.once('SIGTERM', stop).once('SIGINT', stop);
     const metrics = new MetricsRegistry();
-    const cutter = plan.cutQuarantined
-      ? new QuarantineConnectionCutter({
-          ...plan.cutQuarantined,
+    const cutLog = logger('cut-quarantined');
+    let opened: { producer: BusProducer; bus?: Bus } | undefined;
+    let cutter: QuarantineConnectionCutter | undefined;
+    let collecting: Promise<void> | undefined;
+    // Runs until the source ends (a file read to its end) or a signal: closing the source ends
+    // the collector after the flows in hand are sent.
+    return runUntilStopped({
+      name: 'collect',
+      metrics,
+      start: async () => {
+        opened = await openOutlet(outlet);
+        cutter = plan.cutQuarantined
+          ? new QuarantineConnectionCutter({
+              ...plan.cutQuarantined,
+              metrics,
+              ...(settings.netns ? { netns: settings.netns } : {}),
+              onEvent: (event) => (event.kind === 'error' ? cutLog.warn : cutLog.info)(event.kind, { ...event }),
+            })
+          : undefined;
+        cutter?.start();
+        collecting = runCollector({
+          source,
+          producer: opened.producer,
+          node: settings.node,
+          flowsTopic: topics.flowsRaw,
+          deadLetterTopic: topics.deadLetters,
+          flowsPerMessage,
           metrics,
-          ...(settings.netns ? { netns: settings.netns } : {}),
-          onEvent: (event) => console.error(JSON.stringify({ component: 'cut-quarantined', ...event })),
-        })
-      : undefined;
-    cutter?.start();
-    try {
-      await runCollector({
-        source,
-        producer,
-        node: settings.node,
-        flowsTopic: topics.flowsRaw,
-        deadLetterTopic: topics.deadLetters,
-        flowsPerMessage,
-        metrics,
-      });
-    } finally {
-      process.off('SIGTERM', stop).off('SIGINT', stop);
-      await cutter?.close();
-      await source.close();
-      await producer.close();
-      await bus?.close();
-      console.error(metrics.render().trim());
-    }
-    return 0;
+        });
+        collecting.catch(() => undefined);
+      },
+      started: () => `collecting ${settings.source} flows of ${settings.node} to ${outlet}`,
+      running: () => collecting!,
+      close: async () => {
+        await source.close();
+        await collecting?.catch(() => undefined);
+        await cutter?.close();
+        await opened?.producer.close();
+        await opened?.bus?.close();
+      },
+    });
   },
 };

@@ -27,18 +27,21 @@ ${detectOptionsUsage}
 example:
   KAFKA_BROKERS=localhost:9092 flowsentry detect --feed blocklist=https://example.org/drop.txt --learn 24h`;
 
+const detectOptions = {
+  group: { type: 'string' },
+  partitions: { type: 'string' },
+  feed: { type: 'string', multiple: true },
+  'feed-refresh': { type: 'string' },
+  ...detectArgOptions,
+} as const;
+
 export const detectCommand: CliCommand = {
   name: 'detect',
   summary: 'flag threat-feed hits, scans, sweeps, lateral movement, denied spikes and exfiltration, on the bus',
   usage,
+  options: detectOptions,
   async run(args) {
-    const values = parseOptions('detect', usage, args, {
-      group: { type: 'string' },
-      partitions: { type: 'string' },
-      feed: { type: 'string', multiple: true },
-      'feed-refresh': { type: 'string' },
-      ...detectArgOptions,
-    });
+    const values = parseOptions('detect', usage, args, detectOptions);
     if (!values) return 2;
     const problems: string[] = [];
     const options = detectOptionsOf(values, problems);

@@ -21,12 +21,15 @@ ${enrichOptionsUsage}
 example:
   KAFKA_BROKERS=localhost:9092 flowsentry enrich --cluster-cidr 10.0.0.0/16 --networks-file ip-ranges.json`;
 
+const enrichOptions = { group: { type: 'string' }, partitions: { type: 'string' }, ...enrichArgOptions } as const;
+
 export const enrichCommand: CliCommand = {
   name: 'enrich',
   summary: 'join flows with the Kubernetes identity of both ends at the flow time, on the bus',
   usage,
+  options: enrichOptions,
   async run(args) {
-    const values = parseOptions('enrich', usage, args, { group: { type: 'string' }, partitions: { type: 'string' }, ...enrichArgOptions });
+    const values = parseOptions('enrich', usage, args, enrichOptions);
     if (!values) return 2;
     const problems: string[] = [];
     const core = enrichCoreOptionsOf(values, problems);

@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import { FeedSet } from '../detect/feeds/feed-set.js';
 import type { FeedSpec } from '../detect/feeds/feed.js';
 import type { FeedIndex } from '../detect/feeds/feed-index.js';
+import { logger } from '../runtime/log.js';
 import type { MetricsRegistry } from '../runtime/metrics.js';
 
 export const feedOptionUsage = `  --feed [NAME=]FILE|URL   a threat feed (repeatable): addresses and CIDR blocks, plain text (one per
@@ -47,8 +48,14 @@ export async function loadFeedsOnce(values: readonly string[]): Promise<LoadedFe
 export async function startFeeds(values: readonly string[], refreshMs: number, metrics: MetricsRegistry): Promise<FeedSet | undefined> {
   if (values.length === 0) return undefined;
   const set = new FeedSet(feedSpecsOf(values, refreshMs), { metrics });
+  const log = logger('feeds');
   for (const refresh of await set.start()) {
-    console.error(`feed ${refresh.feed}: ${refresh.outcome}, ${refresh.entries} entries${refresh.failure ? ` (${refresh.failure.message})` : ''}`);
+    (refresh.failure ? log.warn : log.info)(`feed ${refresh.feed}: ${refresh.outcome}, ${refresh.entries} entries${refresh.failure ? ` (${refresh.failure.message})` : ''}`, {
+      feed: refresh.feed,
+      outcome: refresh.outcome,
+      entries: refresh.entries,
+      ...(refresh.failure ? { error: refresh.failure } : {}),
+    });
   }
   return set;
 }

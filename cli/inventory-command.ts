@@ -4,6 +4,7 @@ import { defaultLeaseName, InventoryPublisher } from '../enrich/inventory/invent
 import { createBus } from '../runtime/bus/select.js';
 import { kubeConfigFromEnv, podNamespace } from '../runtime/kubernetes/kube-config.js';
 import { candidateIdentity, KubernetesLeaseApi } from '../runtime/kubernetes/leader-election.js';
+import { logger } from '../runtime/log.js';
 import { MetricsRegistry } from '../runtime/metrics.js';
 import { topics, topicSpecs } from '../runtime/topics.js';
 import { optionProblems, parseOptions, type CliCommand } from './command.js';
@@ -52,18 +53,21 @@ export function parseKinds(list: string | undefined, problems: string[]): Watche
   return kinds;
 }
 
+const inventoryOptions = {
+  'lease-name': { type: 'string' },
+  'lease-namespace': { type: 'string' },
+  identity: { type: 'string' },
+  kinds: { type: 'string' },
+  partitions: { type: 'string' },
+} as const;
+
 export const inventoryCommand: CliCommand = {
   name: 'inventory',
   summary: 'publish the Kubernetes inventory (list + watch) to the inventory topic, one leader at a time',
   usage,
+  options: inventoryOptions,
   async run(args) {
-    const values = parseOptions('inventory', usage, args, {
-      'lease-name': { type: 'string' },
-      'lease-namespace': { type: 'string' },
-      identity: { type: 'string' },
-      kinds: { type: 'string' },
-      partitions: { type: 'string' },
-    });
+    const values = parseOptions('inventory', usage, args, inventoryOptions);
     if (!values) return 2;
     const problems: string[] = [];
     const kinds = parseKinds(values.kinds, problems);
@@ -83,6 +87,7 @@ export const inventoryCommand: CliCommand = {
       console.error(optionProblems('inventory', problems));
       return 2;
     }
+    const log = logger('inventory');
     const bus = createBus(endpoints, { kind: 'kafka', clientId: 'flowsentry-inventory' });
     const metrics = new MetricsRegistry();
     const publisher = new InventoryPublisher({
@@ -94,7 +99,7 @@ export const inventoryCommand: CliCommand = {
       leaseName,
       leaseNamespace,
       kinds,
-      onError: (error) => console.error(`inventory: ${error instanceof Error ? error.message : String(error)}`),
+      onError: (error) => log.error(error instanceof Error ? error.message : String(error), { error }),
     });
     return runUntilStopped({
       name: 'inventory',

@@ -1,24 +1,30 @@
-import { once } from 'node:events';
+import { MetricsRegistry } from '../runtime/metrics.js';
+import { opsServerSettings } from '../runtime/ops/ops-server.js';
 import { ask } from '../sink/query/ask.js';
 import { formatAnswer, nextCursorOf, outputFormats, type OutputFormat } from '../sink/query/output-format.js';
-import { startQueryServer } from '../sink/query/http-api.js';
+import { startQueryServer, type QueryServer } from '../sink/query/http-api.js';
 import { QueryError } from '../sink/query/query-errors.js';
 import { flagOf, flagSource, parameterHelp, parametersOf, parseQuery, questions, type Question } from '../sink/query/query-params.js';
 import { flowStoreFromEnv, indexPrefixPattern } from '../sink/query/store-from-env.js';
 import { optionProblems, parseOptions, type CliCommand } from './command.js';
+import { runUntilStopped } from './stage-process.js';
 
 const helpLines = (names: readonly string[]) => names.map((name) => `  ${`${flagOf(name)} ${name === 'label' ? 'K=V' : 'VALUE'}`.padEnd(24)} ${parameterHelp[name] ?? ''}`);
 
 const usage = `flowsentry query <flows|timeline|top-talkers|graph|who-talked-to|serve> [options]
 
-Forensic questions over the flows kept in OpenSearch (the indices <prefix>-flows-*):
+Forensic questions over stored flows, in OpenSearch (the indices <prefix>-flows-*) or in the
+embedded store \`flowsentry run\` keeps:
   flows            matching flows by time, a page at a time (--limit, --cursor)
   timeline         what one pod did, as either end, around a moment (--pod ns/name or --ip, --at)
   top-talkers      top sources, destinations or pairs by bytes (--by, --key, --limit)
   graph            every edge between workloads: flows, bytes, ports, denied (--node)
   who-talked-to    every source that sent flows to an address or block (--ip), first and last seen
   serve            the same questions over HTTP: GET /v1/<question>?<flag>=<value> (--port, --host)
-Needs OPENSEARCH_URL (and OPENSEARCH_USERNAME/PASSWORD, OPENSEARCH_CA_FILE or OPENSEARCH_SIGV4).
+The store: OpenSearch when OPENSEARCH_URL is set (and OPENSEARCH_USERNAME/PASSWORD,
+OPENSEARCH_CA_FILE or OPENSEARCH_SIGV4); otherwise the embedded store at FLOWSENTRY_STORE_PATH
+(default .flowsentry/store.db under the current directory), read while \`flowsentry run\` writes
+it. No store there: run \`flowsentry run\` (or \`npm start\`) first, or set OPENSEARCH_URL.
 
 filters (every question; a flag takes several values, repeated or comma-separated, any of them
 matching; different flags must all hold; source- and dest- flags constrain that end, the bare
@@ -33,13 +39,14 @@ ${helpLines(['pod', 'at', 'before', 'after', 'by', 'key', 'node', 'limit', 'curs
 
 output and connection:
   --format FORMAT          table (default), jsonl or csv
-  --index-prefix PREFIX    the prefix the sink writes under (default flowsentry)
+  --index-prefix PREFIX    OpenSearch: the prefix the sink writes under (default flowsentry)
   --port N, --host ADDR    serve: where to listen (host default 127.0.0.1)
 
 examples:
   flowsentry query flows --from -1h --dest-namespace data --action deny
   flowsentry query timeline --pod stars/frontend-7d9f8c6b5-f4x2k --at 2026-11-27T12:05:00Z --before 10m
   flowsentry query top-talkers --by pair --key workload --from -24h --format csv
+  flowsentry query graph --from -1h --namespace stars --format csv
   flowsentry query who-talked-to --ip 203.0.113.66 --from -7d
   flowsentry query serve --port 8088   # curl 'localhost:8088/v1/graph?namespace=stars&from=-1h'`;
 
@@ -86,18 +93,25 @@ async function serve(values: Record<string, unknown>): Promise<number> {
   const portText = values.port as string | undefined;
   const port = portText !== undefined && /^\d{1,5}$/.test(portText) && Number(portText) <= 65_535 ? Number(portText) : undefined;
   if (port === undefined) problems.push(portText === undefined ? '--port: missing' : `--port: '${portText}' is not a port (0-65535)`);
+  opsServerSettings(process.env, problems);
   if (problems.length > 0 || port === undefined) {
     console.error(optionProblems('query serve', problems));
     return 2;
   }
   const store = flowStoreFromEnv(process.env, { prefix });
-  const server = await startQueryServer({ store, port, host: (values.host as string | undefined) ?? '127.0.0.1' });
-  console.error(`query: serving on ${server.url} (GET /v1/${questions.join(', /v1/')})`);
-  await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
-  await server.close();
-  await store.close();
-  console.error('query: stopped');
-  return 0;
+  let server: QueryServer | undefined;
+  return runUntilStopped({
+    name: 'query',
+    metrics: new MetricsRegistry(),
+    start: async () => {
+      server = await startQueryServer({ store, port, host: (values.host as string | undefined) ?? '127.0.0.1' });
+    },
+    started: () => `serving on ${server!.url} (GET /v1/${questions.join(', /v1/')})`,
+    close: async () => {
+      await server?.close();
+      await store.close();
+    },
+  });
 }
 
 async function answer(sub: Question, values: Record<string, unknown>): Promise<number> {

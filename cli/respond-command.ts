@@ -7,6 +7,7 @@ import { QuarantineResponder, type QuarantinePlan } from '../detect/quarantine/i
 import { RespondWorker } from '../detect/respond-worker.js';
 import { createBus } from '../runtime/bus/select.js';
 import { kubeConfigFromEnv } from '../runtime/kubernetes/kube-config.js';
+import { logger } from '../runtime/log.js';
 import { MetricsRegistry } from '../runtime/metrics.js';
 import { topicSpecs } from '../runtime/topics.js';
 import { optionProblems, parseOptions, type CliCommand } from './command.js';
@@ -47,17 +48,20 @@ export function readNotifyConfig(file: string): { config?: NotifyConfig; problem
   return problems.length > 0 ? { problems } : { config: parseNotifyConfig(value), problems };
 }
 
+const respondOptions = {
+  notify: { type: 'string' },
+  group: { type: 'string' },
+  partitions: { type: 'string' },
+  ...quarantineOptionSpecs,
+} as const;
+
 export const respondCommand: CliCommand = {
   name: 'respond',
   summary: 'notify on-call of alerts (signed webhooks, Slack, PagerDuty) and quarantine their pods, on the bus',
   usage,
+  options: respondOptions,
   async run(args) {
-    const values = parseOptions('respond', usage, args, {
-      notify: { type: 'string' },
-      group: { type: 'string' },
-      partitions: { type: 'string' },
-      ...quarantineOptionSpecs,
-    });
+    const values = parseOptions('respond', usage, args, respondOptions);
     if (!values) return 2;
     const problems: string[] = [];
     const notify = values.notify ? readNotifyConfig(values.notify) : { problems: [] };
@@ -80,9 +84,10 @@ export const respondCommand: CliCommand = {
     const config = notify.config;
     const metrics = new MetricsRegistry();
     const bus = createBus(endpoints, { kind: 'kafka', clientId: 'flowsentry-respond' });
-    // A dry-run decision prints the exact requests it would have sent, one JSON line on stderr.
+    // A dry-run decision logs the exact requests it would have sent.
+    const log = logger('respond');
     const onDryRun = (plan: QuarantinePlan) =>
-      console.error(JSON.stringify({ event: 'quarantine.dry_run', action_id: plan.actions[0]?.action_id, target: plan.actions[0]?.target, requests: JSON.parse(plan.text) as unknown }));
+      log.info('quarantine dry run', { event: 'quarantine.dry_run', action_id: plan.actions[0]?.action_id, target: plan.actions[0]?.target, requests: JSON.parse(plan.text) as unknown });
     const responder = quarantine && kubeConfig ? new QuarantineResponder({ kubeConfig, policy: quarantine.policy, safety: quarantine.safety, onDryRun }) : undefined;
     const worker = new RespondWorker({
       bus,

@@ -18,6 +18,14 @@ const usage = [
   '  release NAME  copy schemas/avro/<name>.avsc to schemas/history/NAME/v<N+1>.avsc with a golden payload',
   '  decode FILE   print the records of a single-object encoded message as JSON lines',
   '  --dir DIR     the schemas folder (default: the one beside this program)',
+  '',
+  'Checks, lists and releases the Avro schemas every stage writes, and decodes a message by hand.',
+  '',
+  'examples:',
+  '  flowsentry schemas check',
+  '  flowsentry schemas list',
+  '  flowsentry schemas release EnrichedFlow',
+  '  flowsentry schemas decode message.bin',
 ].join('\n');
 
 interface Parsed {

@@ -40,18 +40,21 @@ export function parseKinds(text: string | undefined, problems: string[]): SinkRe
   return [...new Set(kinds.filter((word) => kindWords[word]).map((word) => kindWords[word]!))];
 }
 
+const sinkOptions = {
+  ...outletOptionSpecs,
+  kinds: { type: 'string' },
+  members: { type: 'string' },
+  group: { type: 'string' },
+  partitions: { type: 'string' },
+} as const;
+
 export const sinkCommand: CliCommand = {
   name: 'sink',
   summary: 'write flows, alerts and actions to OpenSearch and CloudWatch Logs, from the bus',
   usage,
+  options: sinkOptions,
   async run(args) {
-    const values = parseOptions('sink', usage, args, {
-      ...outletOptionSpecs,
-      kinds: { type: 'string' },
-      members: { type: 'string' },
-      group: { type: 'string' },
-      partitions: { type: 'string' },
-    });
+    const values = parseOptions('sink', usage, args, sinkOptions);
     if (!values) return 2;
     const problems: string[] = [];
     const metrics = new MetricsRegistry();

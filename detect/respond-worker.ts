@@ -1,4 +1,5 @@
 import type { Bus, BusProducer, IncomingMessage } from '../runtime/bus/bus.js';
+import { logger } from '../runtime/log.js';
 import type { MetricsRegistry } from '../runtime/metrics.js';
 import { StageRunner, type StageOutput } from '../runtime/stage-runner.js';
 import { topics as defaultTopics } from '../runtime/topics.js';
@@ -30,6 +31,7 @@ export interface RespondWorkerOptions {
   readonly now?: () => number;
 }
 
+const log = logger('respond');
 const alertCodec = codecFor('Alert');
 const deadLetterCodec = codecFor('DeadLetter');
 const actionCodec = codecFor('ResponseAction');
@@ -160,7 +162,7 @@ export class RespondWorker {
       for (const action of released) this.notifier.notifyAction(action);
       this.unsentReleases.push(...released);
     } catch (error) {
-      console.error(`respond: releasing expired responses failed, tried again in ${every} ms:`, error instanceof Error ? error.message : error);
+      log.error(`releasing expired responses failed, tried again in ${every} ms: ${error instanceof Error ? error.message : String(error)}`, { error });
     }
     if (this.unsentReleases.length === 0) return;
     const sending = this.unsentReleases;
@@ -168,7 +170,7 @@ export class RespondWorker {
       await this.expiryProducer!.send(this.actionsTopic, sending.map((action) => this.actionMessage(action)));
       this.unsentReleases = this.unsentReleases.slice(sending.length);
     } catch (error) {
-      console.error(`respond: writing ${sending.length} release action(s) failed, tried again in ${every} ms:`, error instanceof Error ? error.message : error);
+      log.error(`writing ${sending.length} release action(s) failed, tried again in ${every} ms: ${error instanceof Error ? error.message : String(error)}`, { error, actions: sending.length });
     }
   }
 

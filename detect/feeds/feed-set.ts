@@ -13,6 +13,7 @@
  * - Timers are unref'd (they never keep a process alive) and `close()` stops them and abandons
  *   reads under way.
  */
+import { logger } from '../../runtime/log.js';
 import type { MetricsRegistry } from '../../runtime/metrics.js';
 import type { ParsedFeed } from './feed-collector.js';
 import type { FeedProblemCode } from './feed-errors.js';
@@ -24,6 +25,8 @@ import type { FeedRead, FeedSource, FeedVersion } from './feed-source.js';
 import { checkFeedSpecs, feedSourceOf, type FeedSourceOptions } from './feed-specs.js';
 import { defaultRefreshMs, type FeedProblem, type FeedSpec } from './feed.js';
 import { runInSlices } from './slices.js';
+
+const log = logger('feeds');
 
 export interface FeedSetOptions extends FeedSourceOptions {
   /** Counters and gauges by feed (see feed-metrics.ts). */
@@ -101,7 +104,7 @@ export class FeedSet {
     const sourceOf = options.sourceOf ?? ((spec: FeedSpec) => feedSourceOf(spec, options));
     this.feeds = checked.map((spec) => ({ spec, source: sourceOf(spec), failures: 0 }));
     this.metrics = options.metrics ? new FeedMetrics(options.metrics) : undefined;
-    this.onProblem = options.onProblem ?? ((problem) => console.warn(problem.message));
+    this.onProblem = options.onProblem ?? ((problem) => log.warn(problem.message, { feed: problem.feed, line: problem.line, code: problem.code }));
     this.reportedProblems = options.reportedProblems ?? 10;
     this.now = options.now ?? Date.now;
   }

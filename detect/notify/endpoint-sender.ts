@@ -3,11 +3,14 @@
  * retry policy until it is delivered or settled as a dead letter. A 410 Gone disables the
  * endpoint: what is queued and whatever comes later is dead-lettered without a request.
  */
+import { logger } from '../../runtime/log.js';
 import type { PreparedMessage } from './endpoint-format.js';
 import type { HttpPost, PostResult } from './http-post.js';
 import type { NotifyClock } from './notify-clock.js';
 import type { NotifyDeadLetterReason } from './notify-errors.js';
 import { describeResult, nextDelay, verdictOf, type RetryPolicy } from './retry-policy.js';
+
+const log = logger('notify');
 
 export interface Delivery {
   readonly message: PreparedMessage;
@@ -112,7 +115,7 @@ export class EndpointSender {
     try {
       this.options.onSettled(delivery, outcome);
     } catch (error) {
-      console.error(`notify: handling the outcome of message ${delivery.message.id} failed:`, error);
+      log.error(`handling the outcome of message ${delivery.message.id} failed`, { error, message_id: delivery.message.id });
     }
   }
 

@@ -4,6 +4,7 @@
  * never waits on a receiver; every message that cannot be delivered ends as a DeadLetter (stage
  * `notify`) handed to onDeadLetter.
  */
+import { logger } from '../../runtime/log.js';
 import type { MetricsRegistry } from '../../runtime/metrics.js';
 import type { Alert, DeadLetter, ResponseAction } from '../../schemas/types.js';
 import type { AlertNotifier } from './alert-notifier.js';
@@ -37,6 +38,7 @@ interface Endpoint {
   readonly sender: EndpointSender;
 }
 
+const log = logger('notify');
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_QUEUE = 1_000;
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
@@ -244,7 +246,7 @@ export class Notifier implements AlertNotifier {
       for (const gate of this.gates) for (const digest of gate.closeDueWindows(now)) this.dispatchDigest(gate, digest);
       this.armTimer(now);
     } catch (error) {
-      console.error('notify: closing group windows failed:', error);
+      log.error('closing group windows failed', { error });
     }
   }
 
@@ -263,7 +265,7 @@ export class Notifier implements AlertNotifier {
     try {
       this.options.onDeadLetter(deadLetter);
     } catch (error) {
-      console.error(`notify: onDeadLetter threw on a ${reason} dead letter (${message}):`, error);
+      log.error(`onDeadLetter threw on a ${reason} dead letter (${message})`, { error, reason });
     }
   }
 }

@@ -6,3 +6,4 @@ export { ResponsePolicyError, QuarantineApiError } from './quarantine-errors.js'
 export { QUARANTINE_LABEL, quarantineAnnotations, quarantineId, DEFAULT_POLICY_NAME, QUARANTINE_FIELD_MANAGER } from './quarantine-names.js';
 export { describeWrites, requestOf, type QuarantineWrite } from './quarantine-writes.js';
 export { KubernetesQuarantineApi, type QuarantineCluster } from './kubernetes-quarantine-api.js';
+export { InventoryQuarantineCluster } from './inventory-cluster.js';

@@ -4,12 +4,14 @@
  * statefulsets get; the three policy kinds by server-side apply (a PATCH that may create).
  * Every failure becomes a QuarantineApiError naming the call.
  */
-import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import type { PodFacts } from './pod-facts.js';
+import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { podFactsOf, type PodFacts } from './pod-facts.js';
 import type { PodMergePatch } from './pod-patches.js';
 import { QuarantineApiError } from './quarantine-errors.js';
 import { QUARANTINE_FIELD_MANAGER, QUARANTINE_LABEL } from './quarantine-names.js';
 import type { QuarantineWrite } from './quarantine-writes.js';
+
+export { podFactsOf } from './pod-facts.js';
 
 /** What an owner's status says about its ready replicas, and who owns it in turn. */
 export interface OwnerStatus {
@@ -63,27 +65,6 @@ async function readOrUndefined<T>(operation: string, run: () => Promise<T>): Pro
   }
 }
 
-export function podFactsOf(pod: V1Pod): PodFacts {
-  const metadata = pod.metadata ?? {};
-  const owners = metadata.ownerReferences ?? [];
-  const owner = owners.find((reference) => reference.controller) ?? owners[0];
-  const created = metadata.creationTimestamp === undefined ? undefined : new Date(metadata.creationTimestamp).getTime();
-  return {
-    namespace: metadata.namespace ?? '',
-    name: metadata.name ?? '',
-    uid: metadata.uid ?? '',
-    resourceVersion: metadata.resourceVersion ?? '',
-    labels: metadata.labels ?? {},
-    annotations: metadata.annotations ?? {},
-    ...(owner ? { owner: { kind: owner.kind, name: owner.name } } : {}),
-    ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
-    hostNetwork: pod.spec?.hostNetwork === true,
-    ...(pod.status?.phase ? { phase: pod.status.phase } : {}),
-    ...(created !== undefined && Number.isFinite(created) ? { createdAt: created } : {}),
-    deleting: metadata.deletionTimestamp !== undefined && metadata.deletionTimestamp !== null,
-    ...(pod.status?.podIP ? { ip: pod.status.podIP } : {}),
-  };
-}
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const serverSideApply = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);

@@ -12,9 +12,9 @@
  * worth retrying (no answer, 429, 5xx) is no outcome: it is thrown, for the caller to try again.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { podNamespace } from '../../runtime/kubernetes/kube-config.js';
+import { podNamespace } from '../../runtime/kubernetes/pod-namespace.js';
 import type { Alert, ResponseAction, ResponseTarget } from '../../schemas/types.js';
-import { KubernetesQuarantineApi, type QuarantineCluster } from './kubernetes-quarantine-api.js';
+import type { QuarantineCluster } from './kubernetes-quarantine-api.js';
 import type { PodFacts } from './pod-facts.js';
 import { quarantinePatch, releasePatch } from './pod-patches.js';
 import { policyObjectFor } from './policy-objects.js';
@@ -26,7 +26,8 @@ import { breakerState, podRefusal, quarantinedOfOwner, replicaOwnerOf, replicaRe
 import { choosePodForAddress, namedPodProblem, subjectOf, type SubjectRef } from './subject.js';
 
 export interface QuarantineResponderOptions {
-  readonly kubeConfig: KubeConfig;
+  /** The API server to act on; not needed with `cluster`. */
+  readonly kubeConfig?: KubeConfig;
   /** Which alerts quarantine, with which backend, TTL and dry-run setting. */
   readonly policy: ResponsePolicy;
   /**
@@ -104,6 +105,22 @@ function subjectTarget(subject: SubjectRef): ResponseTarget {
 
 type Located = { pod: PodFacts } | { reason: string };
 
+/**
+ * The Kubernetes adapter, loaded on its first call: a responder given another cluster (the demo's
+ * inventory, a test double) never loads the Kubernetes client library, which is slow to load.
+ */
+function kubernetesCluster(kubeConfig: KubeConfig): QuarantineCluster {
+  let adapter: Promise<QuarantineCluster> | undefined;
+  const api = () => (adapter ??= import('./kubernetes-quarantine-api.js').then(({ KubernetesQuarantineApi }) => new KubernetesQuarantineApi(kubeConfig)));
+  return {
+    readPod: async (namespace, name) => (await api()).readPod(namespace, name),
+    podsWithAddress: async (ip, namespaces) => (await api()).podsWithAddress(ip, namespaces),
+    quarantinedPods: async (namespaces, id) => (await api()).quarantinedPods(namespaces, id),
+    readOwner: async (kind, namespace, name) => (await api()).readOwner(kind, namespace, name),
+    write: async (write) => (await api()).write(write),
+  };
+}
+
 export class QuarantineResponder {
   private readonly cluster: QuarantineCluster;
   private readonly safety: SafetyOptions;
@@ -121,7 +138,8 @@ export class QuarantineResponder {
   private unreportedReleases: ResponseAction[] = [];
 
   constructor(private readonly options: QuarantineResponderOptions) {
-    this.cluster = options.cluster ?? new KubernetesQuarantineApi(options.kubeConfig);
+    if (!options.cluster && !options.kubeConfig) throw new Error('a quarantine responder needs a kubeConfig or a cluster');
+    this.cluster = options.cluster ?? kubernetesCluster(options.kubeConfig!);
     const selfNamespace = options.safety?.selfNamespace ?? ownNamespace();
     this.safety = safetyOptionsOf({ ...options.safety, ...(selfNamespace !== undefined ? { selfNamespace } : {}) });
     this.now = options.now ?? Date.now;

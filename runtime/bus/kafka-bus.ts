@@ -1,4 +1,5 @@
-import { Kafka, logLevel, Partitioners, type Admin, type ITopicConfig, type KafkaConfig } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type ITopicConfig, type KafkaConfig, type logCreator } from 'kafkajs';
+import { logger } from '../log.js';
 import { OpenResources } from './open-resources.js';
 import type { Bus, BusConsumer, BusProducer, ConsumerOptions, PartitionBounds, TopicSpec } from './bus.js';
 import { KafkaBusConsumer } from './kafka-consumer.js';
@@ -20,6 +21,17 @@ export interface KafkaBusOptions {
 
 const levels = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO };
 
+/** kafkajs' own log lines as the process's JSON lines (component kafka), not its console output. */
+const kafkaLog: logCreator = () => {
+  const log = logger('kafka');
+  return ({ namespace, level, log: entry }) => {
+    const fields: Record<string, unknown> = { namespace };
+    for (const [key, value] of Object.entries(entry)) if (key !== 'message' && key !== 'timestamp' && key !== 'logger') fields[key] = value;
+    const write = level === logLevel.ERROR ? log.error : level === logLevel.WARN ? log.warn : level === logLevel.INFO ? log.info : log.debug;
+    write(entry.message, fields);
+  };
+};
+
 export const defaultBatching: KafkaBatchingOptions = {
   lingerMs: 5,
   maxBatchBytes: 512 * 1024,
@@ -38,6 +50,7 @@ export class KafkaBus implements Bus {
       clientId: options.clientId ?? 'flowsentry',
       brokers: [...options.brokers],
       logLevel: levels[options.logLevel ?? 'error'],
+      logCreator: kafkaLog,
       retry: { retries: 8, initialRetryTime: 100 },
     };
     this.kafka = new Kafka(config);

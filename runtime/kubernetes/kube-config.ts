@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 
 /** No way to reach a Kubernetes API server was given. */
@@ -54,19 +54,4 @@ export function kubeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): KubeCon
 }
 
 /** Where a pod's ServiceAccount mount says which namespace the pod runs in. */
-export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-
-/**
- * The namespace this process runs in: the ServiceAccount mount's, else `POD_NAMESPACE` (the
- * downward API), else undefined (not in a pod, or no token mounted).
- */
-export function podNamespace(file: string = SERVICE_ACCOUNT_NAMESPACE_FILE, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  try {
-    const name = readFileSync(file, 'utf8').trim();
-    if (name !== '') return name;
-  } catch {
-    // Not mounted: not in a pod, or automountServiceAccountToken is off.
-  }
-  const name = env.POD_NAMESPACE?.trim();
-  return name ? name : undefined;
-}
+export { podNamespace, SERVICE_ACCOUNT_NAMESPACE_FILE } from './pod-namespace.js';

@@ -5,6 +5,7 @@
  */
 import type { Client } from '@opensearch-project/opensearch';
 import { backoffDelay, sleep } from '../../runtime/backoff.js';
+import { logger } from '../../runtime/log.js';
 import type { MetricsRegistry } from '../../runtime/metrics.js';
 import { reasonOf } from '../../runtime/stage-runner.js';
 import { OutletClosedError, type Outlet, type OutletRejection, type SinkItem } from '../outlet.js';
@@ -12,6 +13,8 @@ import { BulkWriter, defaultBulkBackoff, statusOfFailure, type BulkWriterOptions
 import { defaultIndexNaming, documentOf, type IndexedDocument, type IndexNaming } from './documents.js';
 import { defaultTemplateSettings, type TemplateSettings } from './index-templates.js';
 import { applyRetention, defaultRetentionDays, deleteExpiredIndices, putIndexTemplates, type RetentionDays, type RetentionMode } from './opensearch-setup.js';
+
+const log = logger('opensearch');
 
 export interface OpenSearchOutletOptions extends Omit<BulkWriterOptions, 'client' | 'metrics'> {
   readonly client: Client;
@@ -56,14 +59,14 @@ export class OpenSearchOutlet implements Outlet {
         const status = statusOfFailure(error);
         if (status !== undefined && status !== 429 && status < 500) throw error;
         if (this.closed.signal.aborted) throw new OutletClosedError('opensearch');
-        console.error(`opensearch: setting up templates failed (${(error as Error).message}); trying again`);
+        log.warn(`setting up templates failed (${(error as Error).message}); trying again`, { error, retry });
         await sleep(backoffDelay(retry, this.options.backoff ?? defaultBulkBackoff, Math.random), this.closed.signal);
       }
     }
     if (this.retentionMode === 'deletion-job') {
       this.retentionTimer = setInterval(() => {
         deleteExpiredIndices(client, now(), days, this.naming).catch((error: unknown) => {
-          console.error(`opensearch: retention run failed, tried again later: ${(error as Error).message}`);
+          log.warn(`retention run failed, tried again later: ${(error as Error).message}`, { error });
         });
       }, this.options.retentionCheckMs ?? 3600_000);
       this.retentionTimer.unref();

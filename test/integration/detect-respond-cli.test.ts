@@ -8,7 +8,7 @@ import { KafkaBus } from '../../runtime/bus/kafka-bus.js';
 import { endpointsFromEnv } from '../../runtime/endpoints.js';
 import { topics } from '../../runtime/topics.js';
 import { deploymentPod, enrichedFlow, publicAddress } from '../support/enriched-flows.js';
-import { stageProcess } from '../support/cli.js';
+import { logged, stageProcess, stoppedMetrics } from '../support/cli.js';
 import { uniqueName, waitFor } from '../support/wait.js';
 import { NEW_SECRET, OLD_SECRET, TestReceiver } from '../unit/detect/notify/support.js';
 
@@ -44,7 +44,7 @@ describe('CLI > detect and respond > Kafka', () => {
     try {
       let exited = false;
       void Promise.race([detect.exited, respond.exited]).then(() => (exited = true));
-      await waitFor(() => (detect.stderr().includes('detect: taking') && respond.stderr().includes('respond: taking')) || exited, {
+      await waitFor(() => (logged(detect.stderr(), 'detect', 'taking') && logged(respond.stderr(), 'respond', 'taking')) || exited, {
         timeoutMs: 90_000,
         description: 'both stages to start',
       }).catch((error: unknown) => {
@@ -71,8 +71,8 @@ describe('CLI > detect and respond > Kafka', () => {
     }
     assert.equal(await detect.exited, 0, detect.stderr());
     assert.equal(await respond.exited, 0, respond.stderr());
-    assert.match(detect.stderr(), /flowsentry_detect_alerts_total\{detector="ioc",status="open"\} [1-9]/);
-    assert.match(respond.stderr(), /flowsentry_notify_deliveries_total\{[^}]*outcome="delivered"[^}]*\} [1-9]/);
+    assert.match(stoppedMetrics(detect.stderr(), 'detect'), /flowsentry_detect_alerts_total\{detector="ioc",status="open"\} [1-9]/);
+    assert.match(stoppedMetrics(respond.stderr(), 'respond'), /flowsentry_notify_deliveries_total\{[^}]*outcome="delivered"[^}]*\} [1-9]/);
   });
 
   it('respond refuses a notify file with problems, naming each', async () => {

@@ -10,6 +10,7 @@ import { topics } from '../../runtime/topics.js';
 import { codecFor } from '../../schemas/codec.js';
 import type { EnrichedFlow } from '../../schemas/types.js';
 import { repoDir } from '../../services/paths.js';
+import { childEnv, logged, stoppedMetrics } from '../support/cli.js';
 import { addressOnlyFlow } from '../support/flows.js';
 import { pod } from '../support/kubernetes-objects.js';
 import { uniqueName, waitFor } from '../support/wait.js';
@@ -18,7 +19,7 @@ describe('CLI > enrich > Kafka', () => {
   it('runs the worker on the default topics until SIGTERM, then exits 0', async () => {
     const node = uniqueName('node');
     const ip = `10.${randomInt(100, 200)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
-    const child = spawn(process.execPath, ['bin/flowsentry.js', 'enrich', '--group', uniqueName('enrich-cli'), '--grace', '0.5'], { cwd: repoDir, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/flowsentry.js', 'enrich', '--group', uniqueName('enrich-cli'), '--grace', '0.5'], { cwd: repoDir, env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     let exitCode: number | null | undefined;
@@ -27,7 +28,7 @@ describe('CLI > enrich > Kafka', () => {
     const found: EnrichedFlow[] = [];
     const reader = bus.consumer({ groupId: uniqueName('enrich-cli-check'), topics: [topics.flowsEnriched] });
     try {
-      await waitFor(() => stderr.includes('enrich: inventory read') || exitCode !== undefined, { timeoutMs: 60_000, description: 'the worker to start' });
+      await waitFor(() => logged(stderr, 'enrich', 'inventory read') || exitCode !== undefined, { timeoutMs: 60_000, description: 'the worker to start' });
       assert.equal(exitCode, undefined, `the worker stopped early:\n${stderr}`);
       const producer = bus.producer();
       const added = inventoryEventOf('ADDED', pod({ name: 'cli-pod', namespace: 'cli', ip, owner: { kind: 'StatefulSet', name: 'cli' } }), Date.now() - 60_000)!;
@@ -47,12 +48,12 @@ describe('CLI > enrich > Kafka', () => {
       await bus.close();
     }
     assert.equal(exitCode, 0, stderr);
-    assert.match(stderr, /flowsentry_stage_records_total\{[^}]*outcome="ok"[^}]*\} [1-9]/, 'the metrics printed on exit count what it enriched');
+    assert.match(stoppedMetrics(stderr, 'enrich'), /flowsentry_stage_records_total\{[^}]*outcome="ok"[^}]*\} [1-9]/, 'the metrics logged on exit count what it enriched');
   });
 
   it('refuses to start without a broker, naming every problem', async () => {
     const env = { ...process.env, KAFKA_BROKERS: '' };
-    const child = spawn(process.execPath, ['bin/flowsentry.js', 'enrich', '--partitions', 'none', '--denied-level', '9'], { cwd: repoDir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/flowsentry.js', 'enrich', '--partitions', 'none', '--denied-level', '9'], { cwd: repoDir, env: childEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const [code] = await once(child, 'exit');

@@ -23,7 +23,7 @@ import { topics } from '../../runtime/topics.js';
 import { openSearchClient } from '../../sink/opensearch/opensearch-client.js';
 import { deploymentPod, enrichedFlow, publicAddress, type FlowEndSpec } from '../support/enriched-flows.js';
 import { adminKubeConfig, testNamespace } from '../support/kubernetes.js';
-import { stageProcess } from '../support/cli.js';
+import { logged, stageProcess } from '../support/cli.js';
 import { requiredEnv, uniqueName, waitFor } from '../support/wait.js';
 import { NEW_SECRET, TestReceiver } from '../unit/detect/notify/support.js';
 
@@ -114,7 +114,7 @@ describe('Quarantine > end to end on Kafka and the API server', () => {
     });
     const bus = new KafkaBus({ brokers: endpointsFromEnv().kafkaBrokers ?? [], logLevel: 'nothing' });
     t.after(() => bus.close());
-    await waitFor(() => detect.stderr().includes('detect: taking') && respond.stderr().includes('respond: taking') && sink.stderr().includes('sink: writing'), {
+    await waitFor(() => logged(detect.stderr(), 'detect', 'taking') && logged(respond.stderr(), 'respond', 'taking') && logged(sink.stderr(), 'sink', 'writing'), {
       timeoutMs: 90_000,
       description: 'the three stages to start',
     }).catch((error: unknown) => {

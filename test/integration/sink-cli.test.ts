@@ -13,7 +13,7 @@ import { endpointsFromEnv } from '../../runtime/endpoints.js';
 import { topics } from '../../runtime/topics.js';
 import { repoDir } from '../../services/paths.js';
 import { openSearchClient } from '../../sink/opensearch/opensearch-client.js';
-import { runCli } from '../support/cli.js';
+import { childEnv, logged, runCli, stoppedMetrics } from '../support/cli.js';
 import { deploymentPod, enrichedFlow, publicAddress } from '../support/enriched-flows.js';
 import { requiredEnv, uniqueName, waitFor } from '../support/wait.js';
 
@@ -82,6 +82,7 @@ describe('CLI > sink and replay outputs', () => {
     prefixes.push(prefix);
     const child = spawn(process.execPath, ['bin/flowsentry.js', 'sink', '--kinds', 'flows', '--index-prefix', prefix, '--replicas', '0', '--group', uniqueName('sink-cli')], {
       cwd: repoDir,
+      env: childEnv(),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -89,7 +90,7 @@ describe('CLI > sink and replay outputs', () => {
     const exited = once(child, 'exit').then(([code]) => code as number | null);
     const bus = new KafkaBus({ brokers: endpointsFromEnv().kafkaBrokers ?? [], logLevel: 'nothing' });
     try {
-      await waitFor(() => stderr.includes('sink: writing flow'), { timeoutMs: 90_000, description: 'the sink to start' }).catch((error: unknown) => {
+      await waitFor(() => logged(stderr, 'sink', 'writing flow'), { timeoutMs: 90_000, description: 'the sink to start' }).catch((error: unknown) => {
         throw new Error(`${(error as Error).message}\nsink said:\n${stderr}`);
       });
       const pod = deploymentPod('cli', uniqueName('sender'), '10.88.0.5');
@@ -110,6 +111,6 @@ describe('CLI > sink and replay outputs', () => {
       await bus.close();
     }
     assert.equal(await exited, 0, stderr);
-    assert.match(stderr, /flowsentry_sink_records_total\{kind="flow",outlet="opensearch"\} \d+/);
+    assert.match(stoppedMetrics(stderr, 'sink'), /flowsentry_sink_records_total\{kind="flow",outlet="opensearch"\} \d+/);
   });
 });

@@ -8,7 +8,7 @@ import { openSearchClient } from '../../sink/opensearch/opensearch-client.js';
 import { OpenSearchFlowStore } from '../../sink/query/opensearch-flow-store.js';
 import type { EnrichedFlow } from '../../schemas/types.js';
 import { repoDir } from '../../services/paths.js';
-import { runCli } from '../support/cli.js';
+import { childEnv, logLines, runCli } from '../support/cli.js';
 import { dataset, datasetFlows, flowNames, frontendPod, minute, T0 } from '../support/flow-dataset.js';
 import { flowStoreContract } from '../support/query-contract.js';
 import { requiredEnv, uniqueName, waitFor } from '../support/wait.js';
@@ -130,12 +130,12 @@ describe('CLI > query', () => {
   });
 
   it('serves the HTTP API until SIGTERM', async () => {
-    const child = spawn(process.execPath, ['bin/flowsentry.js', 'query', 'serve', ...common, '--port', '0'], { cwd: repoDir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/flowsentry.js', 'query', 'serve', ...common, '--port', '0'], { cwd: repoDir, env: childEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
     try {
-      const base = await waitFor(() => /serving on (http:\/\/\S+)/.exec(stderr)?.[1], { timeoutMs: 30_000, description: 'the server to listen' });
+      const base = await waitFor(() => logLines(stderr).map((line) => /^serving on (http:\/\/\S+)/.exec(line.msg)?.[1]).find(Boolean), { timeoutMs: 30_000, description: 'the server to listen' });
       const talkers = await fetch(`${base}/v1/top-talkers?by=dest&key=ip&limit=2`);
       assert.equal(talkers.status, 200);
       assert.deepEqual(await talkers.json(), {

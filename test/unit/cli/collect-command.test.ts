@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CollectConfigError, planCollect } from '../../../cli/collect-command.js';
-import { runCli } from '../../support/cli.js';
+import { logged, runCli, stoppedMetrics } from '../../support/cli.js';
 
 const sample = readFileSync(new URL('../../../../shared/data/calico-cloudwatch-flowlogs.txt', import.meta.url), 'utf8');
 
@@ -64,6 +64,7 @@ describe('CLI > collect', () => {
     assert.equal(letters[0]?.topic, 'flowsentry.deadletter.v1');
     assert.equal((letters[0]?.record.source as { line: number }).line, 22);
     assert.match(String(letters[0]?.record.message), new RegExp(`${path}:22.*expected 24 space-separated fields, found 5`));
-    assert.match(result.stderr, /flowsentry_ingest_flows_total\{source="[^"]+"\} 21/);
+    assert.match(stoppedMetrics(result.stderr, 'collect'), /flowsentry_ingest_flows_total\{source="[^"]+"\} 21/);
+    assert.ok(logged(result.stderr, 'collect', 'input ended'), result.stderr);
   });
 });
