@@ -3,6 +3,7 @@ import { relative } from 'node:path';
 import { endpointsFromEnv } from '../runtime/endpoints.js';
 import { logger } from '../runtime/log.js';
 import { MetricsRegistry } from '../runtime/metrics.js';
+import { exitCodes } from '../runtime/ops/exit-codes.js';
 import { opsServer, OpsServerError, opsServerSettings } from '../runtime/ops/ops-server.js';
 import { embeddedStorePath } from '../sink/query/store-from-env.js';
 import { optionProblems, parseOptions, type CliCommand } from './command.js';
@@ -42,12 +43,14 @@ options:
   --file PATH              calico-file, vpc-file: the input (repeatable)
   --local ADDR             conntrack: an address or CIDR of this machine (repeatable; default its interfaces' addresses)
   --interval SECONDS       conntrack: poll interval (default 10)
+  --enable-accounting      conntrack: turn on nf_conntrack_acct (byte and packet counts) instead of failing when it is off
   --node NAME              the node name flows are reported from (default the host name)
 ${feedOptionUsage}
 ${detectOptionsUsage}
   --stages LIST            with Kafka: the stages to start, comma-separated, of ${stageNames.join(', ')}
 
-exit codes: 0 finished (or stopped by SIGTERM/SIGINT after draining), 1 unexpected error, 2 bad options
+exit codes: 0 finished (or stopped by SIGTERM/SIGINT after draining), 1 unexpected error, 2 bad options,
+3 the source or a stage failed while running (see 'flowsentry --help')
 
 examples:
   flowsentry run                                   # the demo, about 30 s
@@ -79,6 +82,7 @@ const options = {
   file: { type: 'string', multiple: true },
   local: { type: 'string', multiple: true },
   interval: { type: 'string' },
+  'enable-accounting': { type: 'boolean' },
   node: { type: 'string' },
   feed: { type: 'string', multiple: true },
   stages: { type: 'string' },
@@ -118,6 +122,7 @@ export const runCommand: CliCommand = {
       for (const file of values.file ?? []) collectArgs.push('--file', file);
       for (const local of values.local ?? (source === 'conntrack' ? localAddresses() : [])) collectArgs.push('--local', local);
       if (values.interval) collectArgs.push('--interval', values.interval);
+      if (values['enable-accounting']) collectArgs.push('--enable-accounting');
       if (values.node) collectArgs.push('--node', values.node);
       if (values.follow) collectArgs.push('--follow');
       const { CollectConfigError, planCollect } = await import('./collect-command.js');
@@ -132,7 +137,7 @@ export const runCommand: CliCommand = {
         problems.push(...error.problems);
       }
     } else {
-      for (const name of ['file', 'local', 'interval', 'feed'] as const) if (values[name] !== undefined) problems.push(`--${name}: not used by the demo (give --source)`);
+      for (const name of ['file', 'local', 'interval', 'enable-accounting', 'feed'] as const) if (values[name] !== undefined) problems.push(`--${name}: not used by the demo (give --source)`);
     }
     if (problems.length > 0) {
       console.error(optionProblems('run', problems));
@@ -154,6 +159,7 @@ export const runCommand: CliCommand = {
       logger('run').warn(`${error.message}: /metrics, /healthz and /readyz are not served`, { code: error.code });
     }
     void stopped.then(() => (state.ready = false));
+    let code: number = exitCodes.ok;
     try {
       await runDemo({
         storePath: values.store ?? embeddedStorePath(process.env),
@@ -165,12 +171,18 @@ export const runCommand: CliCommand = {
         msPerMinute: speed,
         command: selfCommand(),
         ...(live ? { live } : {}),
+      }).catch((error: unknown) => {
+        // The source or a stage failed for good (conntrack unreadable, accounting off, ...).
+        const message = error instanceof Error ? error.message : String(error);
+        const hint = /accounting is off/.test(message) ? ' (flowsentry run --enable-accounting turns it on)' : '';
+        logger('run').error(`the pipeline stopped: ${message}${hint}`, { error, exit_code: exitCodes.stageFailed });
+        code = exitCodes.stageFailed;
       });
     } finally {
       process.off('SIGTERM', stop).off('SIGINT', stop);
       unregister();
       await server.close();
     }
-    return 0;
+    return code;
   },
 };
