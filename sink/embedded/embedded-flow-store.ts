@@ -20,11 +20,6 @@ import { QueryError } from '../query/query-errors.js';
 import { CallerTally, EdgeTally, endOf, partyOf, TalkerTally, type Side } from '../query/results.js';
 import { flowCondition, type FlowCondition, type SqlValue } from './flow-conditions.js';
 
-interface FlowRow {
-  readonly flow_id: string;
-  readonly record: string;
-}
-
 const bytesOf = (flow: EnrichedFlow) => flow.bytes_in + flow.bytes_out;
 
 /** The SQL of the node an end is under a key (namespace, name), as `partyOf` makes it. */
@@ -69,26 +64,20 @@ export class EmbeddedFlowStore implements FlowStore {
 
   /**
    * The flows a filter matches, parsed: in the API's order from after a position, or in no order
-   * (aggregations). In order, SQL sorts only row ids and keys (when no index gives the order, the
-   * sorter holds those, never the records) and each record is read by its row id as it is reached.
+   * (aggregations with label conditions). SQL selects (and sorts, when no index gives the order)
+   * ids and keys only; each record is read by its id as it is reached.
    */
   private *matching(filter: FlowFilter, order?: { readonly after?: { time: number; flowId: string } }): Generator<StoredFlow> {
     const condition = flowCondition(filter);
     const params: SqlValue[] = [...condition.params];
-    if (!order) {
-      for (const row of this.statement(`SELECT flow_id, record FROM flows WHERE ${condition.sql}`).iterate(params) as IterableIterator<FlowRow>) {
-        const flow = this.parse(row.record, row.flow_id, filter);
-        if (flow) yield flow;
-      }
-      return;
-    }
-    let sql = `SELECT rowid AS id, flow_id FROM flows WHERE ${condition.sql}`;
-    if (order.after) {
+    let sql = `SELECT id, flow_id FROM flows WHERE ${condition.sql}`;
+    if (order?.after) {
       sql += ' AND (end_time, flow_id) > (?, ?)';
       params.push(order.after.time, order.after.flowId);
     }
-    const recordOf = this.statement('SELECT record FROM flows WHERE rowid = ?').pluck();
-    for (const row of this.statement(`${sql} ORDER BY end_time, flow_id`).iterate(params) as IterableIterator<{ id: number; flow_id: string }>) {
+    if (order) sql += ' ORDER BY end_time, flow_id';
+    const recordOf = this.statement('SELECT record FROM flow_records WHERE id = ?').pluck();
+    for (const row of this.statement(sql).iterate(params) as IterableIterator<{ id: number; flow_id: string }>) {
       const flow = this.parse(recordOf.get(row.id) as string, row.flow_id, filter);
       if (flow) yield flow;
     }

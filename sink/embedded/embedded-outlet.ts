@@ -11,11 +11,12 @@
  *   missing time) as `EMBEDDED_<SQLite code>` (`EMBEDDED_CONSTRAINT_CHECK`, ...). Only that
  *   statement is undone: its batch-mates land in the same transaction.
  * - **Busy.** Another process writing the same file (one writer is the rule) makes the
- *   transaction wait for the lock up to the busy timeout; after that it is tried again with
- *   back-off until it passes or the outlet is closed (`OutletClosedError`). Any other failure
+ *   transaction wait for the lock up to the busy timeout (short: the wait blocks the thread);
+ *   after that it is tried again after an asynchronous back-off, until it passes or the outlet is
+ *   closed (`OutletClosedError`). Any other failure
  *   (disk full, I/O error) rolls the whole batch back and is thrown: nothing of it is committed.
  */
-import type { Database, Statement, Transaction } from 'better-sqlite3';
+import type { Database, Transaction } from 'better-sqlite3';
 import { backoffDelay, sleep, type BackoffPolicy } from '../../runtime/backoff.js';
 import { logger } from '../../runtime/log.js';
 import { OutletClosedError, type Outlet, type OutletRejection, type SinkItem, type SinkRecordKind } from '../outlet.js';
@@ -54,30 +55,48 @@ function recordReason(error: unknown): string | undefined {
   return undefined;
 }
 
+type Row = { readonly row: RecordRow; readonly item: SinkItem };
+
 export class EmbeddedOutlet implements Outlet {
   readonly name = 'embedded';
-  private readonly statements: Readonly<Record<SinkRecordKind, Statement>>;
-  private readonly inTransaction: Transaction<(rows: readonly { row: RecordRow; item: SinkItem }[]) => OutletRejection[]>;
+  private readonly insert: Readonly<Record<SinkRecordKind, (row: RecordRow) => void>>;
+  private readonly inTransaction: Transaction<(rows: readonly Row[]) => OutletRejection[]>;
   private readonly closed = new AbortController();
 
   constructor(
     private readonly db: Database,
     private readonly options: EmbeddedOutletOptions = {},
   ) {
-    this.statements = {
-      flow: db.prepare(`INSERT INTO flows (${flowColumns.join(', ')}) VALUES (${placeholders(flowColumns)}) ON CONFLICT (end_time, flow_id) DO NOTHING`),
-      alert: db.prepare(
-        `INSERT INTO alerts (${alertColumns.join(', ')}) VALUES (${placeholders(alertColumns)})
-         ON CONFLICT (alert_id) DO UPDATE SET ${updates(alertColumns)} WHERE excluded.revision >= alerts.revision`,
-      ),
-      action: db.prepare(`INSERT INTO actions (${actionColumns.join(', ')}) VALUES (${placeholders(actionColumns)}) ON CONFLICT (id) DO UPDATE SET ${updates(actionColumns)}`),
+    const flow = db.prepare(`INSERT INTO flows (${flowColumns.join(', ')}) VALUES (${placeholders(flowColumns)}) ON CONFLICT (end_time, flow_id) DO NOTHING`);
+    const flowRecord = db.prepare('INSERT INTO flow_records (id, record) VALUES (?, ?)');
+    const unflow = db.prepare('DELETE FROM flows WHERE id = ?');
+    const alertRecordColumns = [...alertColumns, 'record'];
+    const alert = db.prepare(
+      `INSERT INTO alerts (${alertRecordColumns.join(', ')}) VALUES (${placeholders(alertRecordColumns)})
+       ON CONFLICT (alert_id) DO UPDATE SET ${updates(alertRecordColumns)} WHERE excluded.revision >= alerts.revision`,
+    );
+    const actionRecordColumns = [...actionColumns, 'record'];
+    const action = db.prepare(`INSERT INTO actions (${actionRecordColumns.join(', ')}) VALUES (${placeholders(actionRecordColumns)}) ON CONFLICT (id) DO UPDATE SET ${updates(actionRecordColumns)}`);
+    this.insert = {
+      flow: (row) => {
+        const { changes, lastInsertRowid } = flow.run(row.cells);
+        if (changes === 0) return; // stored already
+        try {
+          flowRecord.run(lastInsertRowid, row.record);
+        } catch (error) {
+          unflow.run(lastInsertRowid);
+          throw error;
+        }
+      },
+      alert: (row) => alert.run([...row.cells, row.record]),
+      action: (row) => action.run([...row.cells, row.record]),
     };
     // Every row in one transaction; the rows a constraint refuses come back, the rest is committed.
-    this.inTransaction = db.transaction((rows: readonly { row: RecordRow; item: SinkItem }[]) => {
+    this.inTransaction = db.transaction((rows: readonly Row[]) => {
       const rejections: OutletRejection[] = [];
       for (const { row, item } of rows) {
         try {
-          this.statements[row.kind].run(row.cells);
+          this.insert[row.kind](row);
         } catch (error) {
           const reason = recordReason(error);
           if (reason === undefined) throw error;
@@ -91,7 +110,7 @@ export class EmbeddedOutlet implements Outlet {
   async write(items: readonly SinkItem[]): Promise<readonly OutletRejection[]> {
     if (this.closed.signal.aborted || !this.db.open) throw new OutletClosedError(this.name);
     const unfit: OutletRejection[] = [];
-    const rows: { row: RecordRow; item: SinkItem }[] = [];
+    const rows: Row[] = [];
     for (const item of items) {
       try {
         rows.push({ row: rowOf(item.record), item });

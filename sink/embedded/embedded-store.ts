@@ -25,7 +25,11 @@ export interface EmbeddedStoreOptions {
   readonly readonly?: boolean;
   /** When commits reach the disk: at each one (`full`, the default) or at checkpoints (`normal`). */
   readonly synchronous?: 'full' | 'normal';
-  /** How long a statement waits for a lock another connection holds, in ms (default 5 000). */
+  /**
+   * How long a statement waits for a lock another connection holds, in ms; the wait blocks the
+   * thread. Default 100 for a writer (its outlet then tries again after an asynchronous back-off)
+   * and 5 000 read-only.
+   */
   readonly busyTimeoutMs?: number;
   readonly outlet?: EmbeddedOutletOptions;
 }
@@ -38,6 +42,7 @@ export interface EmbeddedStoreCounts {
 
 export class EmbeddedStore {
   private writer: EmbeddedOutlet | undefined;
+  private counting: Database.Statement | undefined;
 
   private constructor(
     /** The file, as given to `open`. */
@@ -54,15 +59,15 @@ export class EmbeddedStore {
   static open(path: string, options: EmbeddedStoreOptions = {}): EmbeddedStore {
     const readonly = options.readonly ?? false;
     if (!readonly) mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path, { readonly, fileMustExist: readonly, timeout: options.busyTimeoutMs ?? 5_000 });
+    const db = new Database(path, { readonly, fileMustExist: readonly, timeout: options.busyTimeoutMs ?? (readonly ? 5_000 : 100) });
     try {
+      // 64 MiB of pages per connection: the indexes stay in memory while batches land all over them.
+      db.pragma('cache_size = -65536');
       if (readonly) {
         checkSchema(db, path);
       } else {
         db.pragma('journal_mode = WAL');
         db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-        // 64 MiB of pages: the indexes' upper levels stay in memory while batches land all over them.
-        db.pragma('cache_size = -65536');
         ensureSchema(db, path);
       }
       return new EmbeddedStore(path, db, options);
@@ -88,10 +93,10 @@ export class EmbeddedStore {
     return new EmbeddedFlowStore(this.db);
   }
 
-  /** How many records of each kind the store holds. */
+  /** How many records of each kind the store holds (one count over the smallest index of each table). */
   counts(): EmbeddedStoreCounts {
-    const count = (table: string) => (this.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-    return { flows: count('flows'), alerts: count('alerts'), actions: count('actions') };
+    this.counting ??= this.db.prepare('SELECT (SELECT count(*) FROM flows) AS flows, (SELECT count(*) FROM alerts) AS alerts, (SELECT count(*) FROM actions) AS actions');
+    return { ...(this.counting.get() as EmbeddedStoreCounts) };
   }
 
   /** Closes the connection; writes after this throw `OutletClosedError`. Closing twice is harmless. */

@@ -16,8 +16,10 @@ export interface RecordRow {
   readonly kind: SinkRecord['kind'];
   /** The record's id (flow id, alert id, action document id). */
   readonly id: string;
-  /** In the column order of the kind's insert statement. */
+  /** The kind's columns (`flowColumns`, ...), in their order. */
   readonly cells: readonly Cell[];
+  /** The record as JSON: what queries return. */
+  readonly record: string;
 }
 
 export const flowColumns = [
@@ -43,12 +45,11 @@ export const flowColumns = [
   'reporter',
   'host',
   'bytes',
-  'record',
 ] as const;
 
-export const alertColumns = ['alert_id', 'revision', 'opened_at', 'start_time', 'end_time', 'detector', 'severity', 'status', 'source_ip', 'dest_ip', 'record'] as const;
+export const alertColumns = ['alert_id', 'revision', 'opened_at', 'start_time', 'end_time', 'detector', 'severity', 'status', 'source_ip', 'dest_ip'] as const;
 
-export const actionColumns = ['id', 'action_id', 'alert_id', 'kind', 'status', 'requested_at', 'record'] as const;
+export const actionColumns = ['id', 'action_id', 'alert_id', 'kind', 'status', 'requested_at'] as const;
 
 const cell = (value: unknown): Cell => (value === undefined ? null : (value as Cell));
 
@@ -81,8 +82,8 @@ export function flowRow(flow: EnrichedFlow): RecordRow {
       flow.reporter,
       flow.host,
       flow.bytes_in + flow.bytes_out,
-      JSON.stringify(flow),
     ],
+    record: JSON.stringify(flow),
   };
 }
 
@@ -102,8 +103,8 @@ export function alertRow(alert: Alert): RecordRow {
       cell(alert.status),
       cell(alert.source_ip),
       cell(alert.dest_ip),
-      JSON.stringify(alert),
     ],
+    record: JSON.stringify(alert),
   };
 }
 
@@ -112,7 +113,8 @@ export function actionRow(action: ResponseAction): RecordRow {
   return {
     kind: 'action',
     id,
-    cells: [id, cell(action.action_id), cell(action.alert_id), cell(action.kind), cell(action.status), cell(action.requested_at), JSON.stringify(action)],
+    cells: [id, cell(action.action_id), cell(action.alert_id), cell(action.kind), cell(action.status), cell(action.requested_at)],
+    record: JSON.stringify(action),
   };
 }
 

@@ -5,7 +5,7 @@ export const queryErrorCodes: Readonly<Record<QueryErrorCode, string>> = {
   QUERY_BAD_REQUEST: 'a parameter or flag is invalid; every problem is listed',
   QUERY_BAD_CURSOR: 'the cursor is not one this API gave',
   QUERY_STORE_FAILED: 'the store (OpenSearch) failed to answer',
-  QUERY_NO_STORE: 'no store is configured (OPENSEARCH_URL unset)',
+  QUERY_NO_STORE: 'no store: OPENSEARCH_URL unset and no embedded store file',
 };
 
 export class QueryError extends Error {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@opensearch-project/opensearch';
 import { bodyOf, flowIdOf, flowDocument, indexPatternOf, type IndexNaming } from '../../sink/opensearch/documents.js';
@@ -121,8 +123,8 @@ describe('CLI > query', () => {
     for (const flag of ['--from', '--dest-port', '--proto', '--format']) assert.match(result.stderr, new RegExp(`  - ${flag}: `));
   });
 
-  it('says OPENSEARCH_URL is needed when it is not set', async () => {
-    const without: NodeJS.ProcessEnv = { ...env };
+  it('says OPENSEARCH_URL is needed when it is not set and there is no embedded store', async () => {
+    const without: NodeJS.ProcessEnv = { ...env, FLOWSENTRY_STORE_PATH: join(tmpdir(), `flowsentry-no-store-${process.pid}`, 'store.db') };
     delete without.OPENSEARCH_URL;
     const result = await runCli(['query', 'top-talkers', ...common], without);
     assert.equal(result.code, 2);

@@ -83,6 +83,8 @@ describe('Sink > embedded > outlet', () => {
 
     const ids = rawRows<{ flow_id: string }>(path, 'SELECT flow_id FROM flows').map((row) => row.flow_id);
     assert.deepEqual(ids.sort(), dataset().map(flowIdOf).sort());
+    assert.deepEqual(rawRows(path, 'SELECT count(*) AS n FROM flows JOIN flow_records USING (id)'), [{ n: 17 }], 'each flow has its record once');
+    assert.deepEqual(rawRows(path, 'SELECT count(*) AS n FROM flow_records'), [{ n: 17 }]);
     assert.deepEqual(rawRows(path, 'SELECT id, action_id, status FROM actions'), [
       { id: actionDocument(actionAs('applied', 1_000)).id, action_id: sampleResponseAction.action_id, status: 'applied' },
     ]);
@@ -207,6 +209,8 @@ describe('Sink > embedded > outlet', () => {
     assert.match(rejections.find((rejection) => rejection.item === badFlow)!.message, /proto/);
     assert.match(rejections.find((rejection) => rejection.item === negativeRevision)!.message, /revision >= 0/);
     assert.deepEqual(store.counts(), { flows: 17, alerts: 1, actions: 1 });
+    const records = await store.flowStore().flows({}, { limit: 100 });
+    assert.deepEqual(records.flows.map((flow) => flow.flow_id).sort(), flows.map(flowIdOf).sort());
     store.close();
   });
 
