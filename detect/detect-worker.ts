@@ -44,8 +44,13 @@ interface PartitionCore {
   unconfirmed: boolean;
 }
 
-/** The changelog key of a unit: the input partition it belongs to, then the unit's own key. */
-const changelogPrefix = (topic: string, partition: number) => `${topic}:${partition}/`;
+/**
+ * The changelog key of a unit: the consumer group, the input partition it belongs to, then the
+ * unit's own key. The group is part of it because the changelog topic is shared: a detector in
+ * another group (a second pipeline, a re-run from the start) must not restore this one's state
+ * and input offset, or it would skip messages it never saw.
+ */
+const changelogPrefix = (group: string, topic: string, partition: number) => `${group}|${topic}:${partition}/`;
 const offsetUnit = 'input/offset';
 
 /**
@@ -66,7 +71,11 @@ export class DetectWorker {
   /** Alerts of the batch being handled, per partition. */
   private readonly pending = new Map<number, Alert[]>();
 
+  /** The input's consumer group, also the first part of every changelog key. */
+  private readonly groupId: string;
+
   constructor(private readonly options: DetectWorkerOptions) {
+    this.groupId = options.groupId ?? 'flowsentry-detect';
     this.topics = {
       flowsEnriched: options.topics?.flowsEnriched ?? defaultTopics.flowsEnriched,
       alerts: options.topics?.alerts ?? defaultTopics.alerts,
@@ -89,7 +98,7 @@ export class DetectWorker {
     this.runner = new StageRunner({
       stage: 'detect',
       bus: this.options.bus,
-      groupId: this.options.groupId ?? 'flowsentry-detect',
+      groupId: this.groupId,
       inputTopics: [this.topics.flowsEnriched],
       deadLetterTopic: this.topics.deadLetters,
       handler: (message) => this.detectMessage(message),
@@ -129,7 +138,7 @@ export class DetectWorker {
   /** Cores of the given input partitions, from the changelog read once to its end. */
   private async restore(topic: string, partitions: ReadonlySet<number>): Promise<Map<number, PartitionCore>> {
     const changes = new Map([...partitions].map((partition) => [partition, new Map<string, StateChange>()]));
-    const prefixes = [...partitions].map((partition) => [changelogPrefix(topic, partition), changes.get(partition)!] as const);
+    const prefixes = [...partitions].map((partition) => [changelogPrefix(this.groupId, topic, partition), changes.get(partition)!] as const);
     await readToEnd({
       bus: this.options.bus,
       topic: this.topics.detectState,
@@ -196,7 +205,7 @@ export class DetectWorker {
   private batchDone(batch: IncomingBatch): StageOutput[][] {
     const held = this.cores.get(batch.partition);
     if (!held) return [];
-    const prefix = changelogPrefix(batch.topic, batch.partition);
+    const prefix = changelogPrefix(this.groupId, batch.topic, batch.partition);
     const changes = held.core.takeChanges();
     this.metrics.changes.inc({}, changes.length);
     this.metrics.units.set(held.core.state.size, { partition: String(batch.partition) });

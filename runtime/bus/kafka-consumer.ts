@@ -116,6 +116,11 @@ export class KafkaBusConsumer implements BusConsumer {
     return this.assigned;
   }
 
+  /** Closed, or closing: a crash from now on is the close's own, not one to restart from. */
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
