@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { runCollector } from '../ingest/collector.js';
 import { QuarantineConnectionCutter } from '../ingest/quarantine-connections.js';
@@ -94,10 +95,11 @@ const collectOptions = {
 } as const;
 
 /** Reads and checks every option at once, before anything is opened. */
-export function planCollect(args: readonly string[], env: NodeJS.ProcessEnv = process.env): CollectPlan {
+export function planCollect(args: readonly string[], env: NodeJS.ProcessEnv = process.env, options: { configSection?: boolean } = {}): CollectPlan {
   let values;
   try {
-    values = configuredOptions('collect', args, collectOptions);
+    // `run --source` plans its collector from its own options only: the collect section is the collect command's.
+    values = options.configSection === false ? parseArgs({ args: [...args], strict: true, allowPositionals: false, options: collectOptions }).values : configuredOptions('collect', args, collectOptions);
   } catch (error) {
     throw new CollectConfigError([error instanceof Error ? error.message : String(error)]);
   }

@@ -39,19 +39,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.error(`flowsentry: unknown command '${name}'\n\n${help()}`);
     return 2;
   }
-  const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
+    const command = await entry.load();
     console.log(`usage: ${command.usage}\n\n${command.summary}`);
     return 0;
   }
   // `flowsentry config` reads and reports the configuration itself (`config check`).
-  if (command.name === 'config') return command.run(rest);
+  if (entry.name === 'config') return (await entry.load()).run(rest);
   // Every other command starts only with a valid configuration: `--config FILE` (taken out of
   // its arguments, whichever way the command parses them) or FLOWSENTRY_CONFIG, and the
   // FLOWSENTRY_* variables, loaded once for the process.
   const { file, rest: args } = takeConfigOption(rest);
   if (file === null) {
-    console.error(`flowsentry ${name}: Option '--config <value>' argument missing\n\nusage: ${command.usage}`);
+    console.error(`flowsentry ${name}: Option '--config <value>' argument missing\n\nusage: ${(await entry.load()).usage}`);
     return 2;
   }
   const config = loadProcessConfig(file);
@@ -59,6 +59,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.error(configProblemsReport(name, config));
     return 2;
   }
+  // Loaded after the configuration, so what its modules set up at load (loggers) sees log.level.
+  const command = await entry.load();
   return command.run(args);
 }
 

@@ -9,7 +9,7 @@ import { embeddedStorePath } from '../sink/query/store-from-env.js';
 import { optionProblems, parseOptions, type CliCommand } from './command.js';
 import { detectArgOptions, detectOptionsOf, detectOptionsUsage } from './detect-options.js';
 import { feedOptionUsage, loadFeedsOnce } from './feed-options.js';
-import { runDemo } from './run/demo.js';
+import { runDemo, StoreOpenError } from './run/demo.js';
 
 /** The stages `flowsentry run` can start on Kafka. */
 export const stageNames = ['collect', 'enrich', 'detect', 'respond', 'sink', 'inventory'] as const;
@@ -74,6 +74,8 @@ function selfCommand(): string {
   return 'flowsentry';
 }
 
+const detectOptionNames = Object.keys(detectArgOptions) as (keyof typeof detectArgOptions)[];
+
 const options = {
   source: { type: 'string' },
   follow: { type: 'boolean' },
@@ -99,6 +101,9 @@ export const runCommand: CliCommand = {
     const problems: string[] = [];
     const endpoints = endpointsFromEnv();
     if (endpoints.kafkaBrokers) {
+      for (const name of Object.keys(values)) {
+        if (name !== 'stages') problems.push(`--${name}: not used on Kafka, where run starts the stages the config names (each takes its options from its own section); unset KAFKA_BROKERS for the in-process pipeline`);
+      }
       const stages = (values.stages ?? 'enrich,detect,sink').split(',').map((name) => name.trim()).filter((name) => name !== '');
       const unknown = stages.filter((name) => !(stageNames as readonly string[]).includes(name));
       if (unknown.length > 0 || stages.length === 0) problems.push(`--stages: '${values.stages}' is not a list of ${stageNames.join(', ')}`);
@@ -127,7 +132,7 @@ export const runCommand: CliCommand = {
       if (values.follow) collectArgs.push('--follow');
       const { CollectConfigError, planCollect } = await import('./collect-command.js');
       try {
-        const plan = planCollect(collectArgs);
+        const plan = planCollect(collectArgs, process.env, { configSection: false });
         const feeds = await loadFeedsOnce(values.feed ?? []);
         problems.push(...feeds.problems);
         const { sourceTypes } = await import('../ingest/source-registry.js');
@@ -137,7 +142,9 @@ export const runCommand: CliCommand = {
         problems.push(...error.problems);
       }
     } else {
-      for (const name of ['file', 'local', 'interval', 'enable-accounting', 'feed'] as const) if (values[name] !== undefined) problems.push(`--${name}: not used by the demo (give --source)`);
+      for (const name of ['file', 'local', 'interval', 'enable-accounting', 'feed', 'node', ...detectOptionNames] as const) {
+        if (values[name] !== undefined) problems.push(`--${name}: not used by the demo, whose cluster and detection are fixed (give --source for your own flows)`);
+      }
     }
     if (problems.length > 0) {
       console.error(optionProblems('run', problems));
@@ -161,7 +168,7 @@ export const runCommand: CliCommand = {
     void stopped.then(() => (state.ready = false));
     let code: number = exitCodes.ok;
     try {
-      await runDemo({
+      const result = await runDemo({
         storePath: values.store ?? embeddedStorePath(process.env),
         metrics,
         onStarted: () => (state.ready = true),
@@ -172,12 +179,22 @@ export const runCommand: CliCommand = {
         command: selfCommand(),
         ...(live ? { live } : {}),
       }).catch((error: unknown) => {
-        // The source or a stage failed for good (conntrack unreadable, accounting off, ...).
         const message = error instanceof Error ? error.message : String(error);
+        if (error instanceof StoreOpenError) {
+          console.error(optionProblems('run', [message]));
+          code = exitCodes.usage;
+          return undefined;
+        }
+        // The source or a stage failed for good (conntrack unreadable, accounting off, a store refusing every write).
         const hint = /accounting is off/.test(message) ? ' (flowsentry run --enable-accounting turns it on)' : '';
         logger('run').error(`the pipeline stopped: ${message}${hint}`, { error, exit_code: exitCodes.stageFailed });
         code = exitCodes.stageFailed;
+        return undefined;
       });
+      if (result && result.unfinished > 0) {
+        logger('run').error(`${result.unfinished} bus messages were not processed before the stop`, { unfinished: result.unfinished, exit_code: exitCodes.stageFailed });
+        code = exitCodes.stageFailed;
+      }
     } finally {
       process.off('SIGTERM', stop).off('SIGINT', stop);
       unregister();

@@ -23,6 +23,13 @@ abstract class Metric {
     return this.values.get(labelKey(labels)) ?? 0;
   }
 
+  /** The sum over every label set. */
+  total(): number {
+    let sum = 0;
+    for (const value of this.values.values()) sum += value;
+    return sum;
+  }
+
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
     for (const [key, value] of this.values) lines.push(`${this.name}${key ? `{${key}}` : ''} ${value}`);

@@ -36,6 +36,8 @@ export interface SummaryFacts {
   readonly flowsCollected: number;
   readonly stored: { readonly flows: number; readonly alerts: number; readonly actions: number };
   readonly deadLetters: number;
+  /** Bus messages no stage had processed at the stop. */
+  readonly unfinished?: number;
   /** Every alert revision seen; the summary lists each alert once, as last revised. */
   readonly alerts: readonly Alert[];
   readonly actions: readonly ResponseAction[];
@@ -83,9 +85,9 @@ export function summaryText(facts: SummaryFacts): string {
   const lines = [
     '',
     `${facts.title}: done in ${facts.seconds.toFixed(1)} s`,
-    `  flows collected ${count(facts.flowsCollected)}; stored ${count(facts.stored.flows)} flows, ${count(facts.stored.alerts)} alerts and ${count(facts.stored.actions)} actions in ${facts.storePath}${
-      facts.deadLetters > 0 ? `; ${count(facts.deadLetters)} dead letters` : ''
-    }`,
+    `  flows collected ${count(facts.flowsCollected)}${facts.deadLetters > 0 ? `; ${count(facts.deadLetters)} records dead-lettered (unreadable input, refused records)` : ''}`,
+    `  the store now holds ${count(facts.stored.flows)} flows, ${count(facts.stored.alerts)} alerts and ${count(facts.stored.actions)} actions (${facts.storePath})`,
+    ...((facts.unfinished ?? 0) > 0 ? [`  ${count(facts.unfinished!)} bus messages were not processed before the stop: their flows are not in the store`] : []),
     '',
     `alerts raised (${new Set(facts.alerts.map((alert) => alert.alert_id)).size}):`,
     ...(facts.alerts.length > 0 ? alertLines(facts.alerts) : ['  none']),

@@ -64,6 +64,15 @@ export interface DemoResult {
   readonly plans: readonly DryRunPlan[];
   readonly stored: { readonly flows: number; readonly alerts: number; readonly actions: number };
   readonly nextCommands: readonly string[];
+  /** Bus messages no stage had processed when the run stopped (a drain cut short): 0 when all went through. */
+  readonly unfinished: number;
+  /** Input lines and records that went to the dead-letter topic. */
+  readonly deadLetters: number;
+}
+
+/** The store could not be opened: a problem with `--store`, reported before anything ran. */
+export class StoreOpenError extends Error {
+  override readonly name = 'StoreOpenError';
 }
 
 /** The scripted part: learning, the attack's four steps, and a little calm after. */
@@ -92,9 +101,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   });
   const feeds = FeedIndex.build([parseFeed('demo-blocklist', demoFeedText, 'text')]);
   // WAL with NORMAL sync: a crash of this process loses nothing committed; only a power cut may lose the last commits.
-  const store = EmbeddedStore.open(options.storePath, { synchronous: 'normal' });
-  const alerts: Alert[] = [];
+  let store: EmbeddedStore;
+  try {
+    store = EmbeddedStore.open(options.storePath, { synchronous: 'normal' });
+  } catch (error) {
+    throw new StoreOpenError(`--store ${options.storePath}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  // The latest revision of each alert, and the latest actions: bounded however long it follows.
+  const latestAlerts = new Map<string, Alert>();
   const actions: ResponseAction[] = [];
+  const maxActionsKept = 10_000;
   const { live } = options;
   const source = live?.source ?? new DemoSource({ start, attackMinute, requestsPerMinute: options.requestsPerMinute ?? 240, fastMinutes: minutes, msPerMinute, ...(options.follow ? {} : { minutes }) });
   const pipeline = new InProcessPipeline({
@@ -106,8 +122,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     feeds: () => (live ? live.feeds : feeds),
     outlets: [store.outlet()],
     metrics: options.metrics,
-    onAlert: (alert) => alerts.push(alert),
-    onAction: (action) => actions.push(action),
+    onAlert: (alert) => {
+      const known = latestAlerts.get(alert.alert_id);
+      if (!known || (alert.revision ?? 0) >= (known.revision ?? 0)) latestAlerts.set(alert.alert_id, alert);
+    },
+    onAction: (action) => {
+      actions.push(action);
+      if (actions.length > maxActionsKept) actions.splice(0, actions.length - maxActionsKept);
+    },
   });
   const flowsIn = metricTotal(options.metrics, 'flowsentry_ingest_flows_total', 'Flows published, by source.');
   const began = Date.now();
@@ -125,7 +147,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const flows = flowsIn.get({ source: source.name });
     const rate = ((flows - last.flows) * 1000) / Math.max(1, now - last.at);
     last = { at: now, flows };
-    const line = progressLine({ seconds: (now - began) / 1000, flows, rate, stored: store.counts().flows, alerts: new Set(alerts.map((alert) => alert.alert_id)).size, phase: phase() });
+    const line = progressLine({ seconds: (now - began) / 1000, flows, rate, stored: store.counts().flows, alerts: latestAlerts.size, phase: phase() });
     options.out.write(options.out.isTTY ? `\r\x1b[2K${line}` : `${line}\n`);
   };
   const ticker = setInterval(report, options.out.isTTY ? 500 : 2_000);
@@ -134,12 +156,20 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     stopped = true;
     void source.close();
   });
+  let unfinished = 0;
   try {
     await pipeline.start();
     options.onStarted?.();
-    await pipeline.collect();
-    // Everything collected: let every stage finish, unless asked to stop (then the drain bounds it).
-    await Promise.race([pipeline.idle(), options.stop.then(() => new Promise((resolveLater) => setTimeout(resolveLater, 10_000)))]);
+    try {
+      await pipeline.collect();
+    } finally {
+      // Everything collected (or the source failed): every stage finishes what it has; after a
+      // stop, for at most 10 s. What is still on the bus then is counted, never dropped silently.
+      let timer: NodeJS.Timeout | undefined;
+      const bound = options.stop.then(() => new Promise<void>((resolveLater) => (timer = setTimeout(resolveLater, 10_000))));
+      await Promise.race([pipeline.idle(), bound]).finally(() => clearTimeout(timer));
+      unfinished = await pipeline.backlog();
+    }
     report();
     if (options.out.isTTY) options.out.write('\n');
   } finally {
@@ -167,7 +197,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   for (const candidate of candidates) if (await candidate.check().catch(() => false)) nextCommands.push(candidate.text);
   await flowStore.close();
   store.close();
-  const result = { flows: flowsIn.get({ source: source.name }), alerts, actions, plans, stored, nextCommands };
+  const alerts = [...latestAlerts.values()];
+  const deadLetters = options.metrics.counter('flowsentry_dead_letters_total', '').total() + options.metrics.counter('flowsentry_ingest_problems_total', '').total();
+  const result = { flows: flowsIn.get({ source: source.name }), alerts, actions, plans, stored, nextCommands, unfinished, deadLetters };
   options.out.write(
     summaryText({
       title: live ? `flowsentry run (${source.name})` : 'flowsentry demo',
@@ -175,7 +207,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       seconds: (Date.now() - began) / 1000,
       flowsCollected: result.flows,
       stored,
-      deadLetters: 0,
+      deadLetters,
+      unfinished,
       alerts,
       actions,
       plans,

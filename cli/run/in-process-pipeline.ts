@@ -53,8 +53,20 @@ const silentNotifier: AlertNotifier = { notify: () => undefined, notifyAction: (
 /** The topics whose every message a stage must have committed before the pipeline is idle. */
 const stageInputs = [topics.flowsRaw, topics.flowsEnriched, topics.alerts, topics.actions] as const;
 
+/**
+ * Messages kept per partition, and how far a stage may lag before the stage feeding it waits: the
+ * bound on the bus's memory (a few thousand batches of flows), whatever the run's length.
+ */
+const busBounds = { retainedMessagesPerPartition: 2_000, maxLagPerPartition: 1_000 } as const;
+
+/** Thrown by idle() when stages have work and commit nothing for this long: one is failing (see its log lines). */
+export class PipelineStalledError extends Error {
+  override readonly name = 'PipelineStalledError';
+  readonly code = 'RUN_STALLED';
+}
+
 export class InProcessPipeline {
-  readonly bus = new MemoryBus();
+  readonly bus = new MemoryBus(busBounds);
   private readonly enrich: EnrichWorker;
   private readonly detect: DetectWorker;
   private readonly respond: RespondWorker;
@@ -113,11 +125,24 @@ export class InProcessPipeline {
     return total;
   }
 
-  /** Resolves once every stage has committed everything written so far (twice in a row, so work a stage was about to write counts). */
-  async idle(pollMs = 50): Promise<void> {
+  /**
+   * Resolves once every stage has committed everything written so far (twice in a row, so work a
+   * stage was about to write counts). Rejects with PipelineStalledError when the backlog stays
+   * the same, and above zero, for `stallMs`: a stage keeps failing its batch (a store that refuses
+   * every write), and waiting longer would only hide it.
+   */
+  async idle(options: { pollMs?: number; stallMs?: number } = {}): Promise<void> {
+    const pollMs = options.pollMs ?? 50;
+    const stallMs = options.stallMs ?? 60_000;
     let quiet = 0;
+    let last = { backlog: -1, since: Date.now() };
     while (quiet < 2) {
-      quiet = (await this.backlog()) === 0 ? quiet + 1 : 0;
+      const backlog = await this.backlog();
+      quiet = backlog === 0 ? quiet + 1 : 0;
+      if (backlog !== last.backlog) last = { backlog, since: Date.now() };
+      else if (backlog > 0 && Date.now() - last.since >= stallMs) {
+        throw new PipelineStalledError(`no stage committed anything for ${Math.round(stallMs / 1000)} s with ${backlog} messages waiting: a stage is failing its batches (see the bus warnings)`);
+      }
       if (quiet < 2) await new Promise((resolveWait) => setTimeout(resolveWait, pollMs));
     }
   }

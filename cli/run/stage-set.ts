@@ -27,7 +27,9 @@ export async function runStages(names: readonly StageName[]): Promise<number> {
       if (code !== 0 && !stopping) {
         stopping = true;
         console.error(`flowsentry run: stage ${name} ended with exit code ${code}; stopping the others`);
-        process.kill(process.pid, 'SIGTERM');
+        // The stages' own SIGTERM handlers, called directly: a real signal would kill the process
+        // outright if no stage is listening any more.
+        process.emit('SIGTERM', 'SIGTERM');
       }
       return code;
     }),

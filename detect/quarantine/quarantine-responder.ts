@@ -111,7 +111,13 @@ type Located = { pod: PodFacts } | { reason: string };
  */
 function kubernetesCluster(kubeConfig: KubeConfig): QuarantineCluster {
   let adapter: Promise<QuarantineCluster> | undefined;
-  const api = () => (adapter ??= import('./kubernetes-quarantine-api.js').then(({ KubernetesQuarantineApi }) => new KubernetesQuarantineApi(kubeConfig)));
+  const api = () =>
+    (adapter ??= import('./kubernetes-quarantine-api.js')
+      .then(({ KubernetesQuarantineApi }) => new KubernetesQuarantineApi(kubeConfig))
+      .catch((error: unknown) => {
+        adapter = undefined; // the next call tries again
+        throw error;
+      }));
   return {
     readPod: async (namespace, name) => (await api()).readPod(namespace, name),
     podsWithAddress: async (ip, namespaces) => (await api()).podsWithAddress(ip, namespaces),

@@ -142,19 +142,19 @@ export class KafkaBus implements Bus {
 
   consumer(options: ConsumerOptions): BusConsumer {
     const heartbeatIntervalMs = this.options.heartbeatIntervalMs ?? 1_000;
-    let busConsumer: KafkaBusConsumer | undefined;
+    const made: { consumer?: KafkaBusConsumer } = {};
     const consumer = this.kafka.consumer({
       groupId: options.groupId,
       // kafkajs restarts a crashed consumer by default, even one crashed by our own disconnect
       // (a close while it was joining its group): it would reconnect and keep the process alive.
-      retry: { restartOnFailure: async () => !(busConsumer?.isClosing ?? false) },
+      retry: { restartOnFailure: async () => !(made.consumer?.isClosing ?? false) },
       sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: heartbeatIntervalMs,
       rebalanceTimeout: 30_000,
       maxWaitTimeInMs: this.options.maxFetchWaitMs ?? 1_000,
     });
-    busConsumer = new KafkaBusConsumer(consumer, options, { heartbeatIntervalMs, retryBackoffMs: this.options.retryBackoffMs ?? 100 });
-    return this.open.track(busConsumer);
+    made.consumer = new KafkaBusConsumer(consumer, options, { heartbeatIntervalMs, retryBackoffMs: this.options.retryBackoffMs ?? 100 });
+    return this.open.track(made.consumer);
   }
 
   async close(): Promise<void> {

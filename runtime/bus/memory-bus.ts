@@ -13,6 +13,9 @@ import type {
 import { BusError, closedError, unknownTopicError } from './errors.js';
 import { partitionForKey } from './partitioner.js';
 import { delay, Signal } from './signal.js';
+import { logger } from '../log.js';
+
+const busLog = logger('bus');
 
 export interface MemoryBusOptions {
   /** Messages kept per partition; the oldest go first once a partition holds more. */
@@ -175,9 +178,13 @@ class MemoryProducer implements BusProducer {
     const now = Date.now();
     for (const message of messages) {
       const partition = this.bus.append(topic, message, now);
+      if (this.bus.lag(topic, partition) < this.bus.maxLag) continue;
+      // Readers see what is there, then this producer waits for their commits. It must not wake
+      // others while it waits: two blocked producers would wake each other for ever in
+      // microtasks, and no timer or signal handler would run again.
+      this.bus.changed.notify();
       while (this.bus.lag(topic, partition) >= this.bus.maxLag) {
         if (this.closed) throw closedError('the producer');
-        this.bus.changed.notify();
         await this.bus.changed.wait();
       }
     }
@@ -272,9 +279,11 @@ class MemoryConsumer implements BusConsumer {
         this.group.committed.set(key, next);
         if (this.positions.has(key)) this.positions.set(key, next);
         failures = 0;
-      } catch {
+      } catch (error) {
         if (this.positions.has(key)) this.positions.set(key, first);
         failures += 1;
+        // Said on the first failure and then every tenth, so a stage failing for good is seen.
+        if (failures % 10 === 1) busLog.warn(`${this.options.groupId}: a batch of ${batch.topic}/${batch.partition} failed; delivering it again`, { failures, error });
         await delay(Math.min(this.bus.retryBackoffMs * 2 ** (failures - 1), 5_000));
       } finally {
         this.group.busy.delete(key);

@@ -32,7 +32,7 @@ describe('flowsentry run > the demo on embedded defaults', () => {
     stdout = result.stdout;
     assert.match(stdout, /flowsentry demo: done in/);
     const collected = Number(/flows collected ([\d,]+)/.exec(stdout)?.[1]?.replace(/,/g, ''));
-    const stored = Number(/stored ([\d,]+) flows/.exec(stdout)?.[1]?.replace(/,/g, ''));
+    const stored = Number(/the store now holds ([\d,]+) flows/.exec(stdout)?.[1]?.replace(/,/g, ''));
     assert.ok(collected > 10_000, `flows collected: ${collected}`);
     assert.ok(stored > 1_000 && stored <= collected, `flows stored: ${stored} of ${collected}`);
   });

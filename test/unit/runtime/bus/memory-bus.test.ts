@@ -55,3 +55,32 @@ describe('Runtime > bus > in-process', () => {
     assert.equal(spread.size, 6);
   });
 });
+
+describe('Runtime > bus > in-process > two producers held back at once', () => {
+  it('wait without waking each other, so timers still run and both finish once the readers catch up', async () => {
+    const bus = new MemoryBus({ retainedMessagesPerPartition: 100, maxLagPerPartition: 2 });
+    await bus.ensureTopics([
+      { name: 'a', partitions: 1 },
+      { name: 'b', partitions: 1 },
+    ]);
+    // Slow readers: each batch takes a timer, which never fires if the producers spin in microtasks.
+    let handled = 0;
+    const readers = ['a', 'b'].map((topic) => bus.consumer({ groupId: `slow-${topic}`, topics: [topic], maxBatchMessages: 1 }));
+    for (const reader of readers) {
+      await reader.start(async (batch) => {
+        await new Promise((resolveLater) => setTimeout(resolveLater, 5));
+        handled += batch.messages.length;
+      });
+    }
+    const message = (i: number) => ({ key: 'k', value: Buffer.from(String(i)) });
+    const sends = ['a', 'b'].map((topic) => bus.producer().send(topic, Array.from({ length: 10 }, (_, i) => message(i))));
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 1);
+    await Promise.all(sends);
+    await waitFor(() => (handled === 20 ? true : undefined), { timeoutMs: 10_000, description: 'every message handled' });
+    clearInterval(ticker);
+    assert.ok(ticks > 0, 'a timer ran while the producers waited');
+    for (const reader of readers) await reader.close();
+    await bus.close();
+  });
+});
