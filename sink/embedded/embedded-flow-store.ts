@@ -136,13 +136,7 @@ export class EmbeddedFlowStore implements FlowStore {
         }
         return tally.top(request.key, request.limit);
       }
-      for (const flow of this.matching(filter)) {
-        const source = request.by === 'dest' ? undefined : partyOf(endOf(flow, 'source'), request.key);
-        const dest = request.by === 'source' ? undefined : partyOf(endOf(flow, 'dest'), request.key);
-        if ((request.by !== 'dest' && !source) || (request.by !== 'source' && !dest)) continue;
-        tally.add(source, dest, 1, bytesOf(flow));
-      }
-      return tally.top(request.key, request.limit);
+      return tally.addFlows(this.matching(filter), request.by, request.key).top(request.key, request.limit);
     } catch (error) {
       return storeFailed(error);
     }

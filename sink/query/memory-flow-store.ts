@@ -63,14 +63,7 @@ export class MemoryFlowStore implements FlowStore {
   }
 
   async topTalkers(filter: FlowFilter, request: TopTalkersRequest): Promise<readonly Talker[]> {
-    const tally = new TalkerTally();
-    for (const flow of this.matching(filter)) {
-      const source = request.by === 'dest' ? undefined : partyOf(endOf(flow, 'source'), request.key);
-      const dest = request.by === 'source' ? undefined : partyOf(endOf(flow, 'dest'), request.key);
-      if ((request.by !== 'dest' && !source) || (request.by !== 'source' && !dest)) continue;
-      tally.add(source, dest, 1, bytesOf(flow));
-    }
-    return tally.top(request.key, request.limit);
+    return new TalkerTally().addFlows(this.matching(filter), request.by, request.key).top(request.key, request.limit);
   }
 
   async serviceGraph(filter: FlowFilter, node: GraphNode): Promise<readonly GraphEdge[]> {

@@ -4,7 +4,7 @@
  */
 import { parseCidr } from '../../enrich/addresses.js';
 import type { EnrichedFlow } from '../../schemas/types.js';
-import type { GraphNode, TalkerKey } from './flow-filter.js';
+import type { GraphNode, TalkerKey, TalkerSide } from './flow-filter.js';
 import type { Caller, GraphEdge, Party, Talker } from './flow-store.js';
 
 export type Side = 'source' | 'dest';
@@ -72,6 +72,17 @@ export class TalkerTally {
     } else {
       this.talkers.set(id, { ...(source ? { source } : {}), ...(dest ? { dest } : {}), flows, bytes });
     }
+  }
+
+  /** Each flow under its source, destination or pair (`by`), named by `key`; flows whose end has no such name count for none. */
+  addFlows(flows: Iterable<EnrichedFlow>, by: TalkerSide, key: TalkerKey): this {
+    for (const flow of flows) {
+      const source = by === 'dest' ? undefined : partyOf(endOf(flow, 'source'), key);
+      const dest = by === 'source' ? undefined : partyOf(endOf(flow, 'dest'), key);
+      if ((by !== 'dest' && !source) || (by !== 'source' && !dest)) continue;
+      this.add(source, dest, 1, flow.bytes_in + flow.bytes_out);
+    }
+    return this;
   }
 
   /** The first `limit` by bytes, then flows (both descending), then source and destination. */
