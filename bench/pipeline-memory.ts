@@ -75,7 +75,7 @@ async function wholePipeline(): Promise<{ flows: number; seconds: number; stored
     await pipeline.start();
     const began = performance.now();
     await pipeline.collect();
-    await pipeline.idle(5);
+    await pipeline.idle({ pollMs: 5 });
     const seconds = (performance.now() - began) / 1000;
     const flows = metrics.counter('flowsentry_ingest_flows_total', '').get({ source: 'demo' });
     return { flows, seconds, stored: store.counts().flows, alerts, peakRssMb: peakRss / 2 ** 20 };

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,12 +30,19 @@ export function formatFigure(bench: string, figure: Figure): string {
   return `${base}  (${name} ${number(value)} ${figure.unit}, ratio ${ratio.toFixed(2)})`;
 }
 
-/** Prints every figure on a line of its own and writes bench/results/<bench>.json. */
+/**
+ * Prints every figure on a line of its own and writes bench/results/<bench>.json. When
+ * FLOWSENTRY_BENCH_RESULTS_LOG names a file (`npm run bench` gives each bench one), the path
+ * written is appended to it: the runner's summary shows what each bench wrote.
+ */
 export function report(bench: string, figures: readonly Figure[], settings: Record<string, unknown> = {}): void {
   console.log(`# ${bench} on ${machine()}`);
   for (const figure of figures) console.log(formatFigure(bench, figure));
   const dir = fileURLToPath(new URL('results', import.meta.url));
   mkdirSync(dir, { recursive: true });
   const result = { bench, machine: machine(), at: new Date().toISOString(), settings, figures };
-  writeFileSync(join(dir, `${bench}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  const file = join(dir, `${bench}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  const log = process.env.FLOWSENTRY_BENCH_RESULTS_LOG;
+  if (log) appendFileSync(log, `${file}\n`);
 }

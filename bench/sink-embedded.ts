@@ -25,34 +25,17 @@ import type { EnrichedFlow } from '../schemas/types.js';
 import { EmbeddedStore } from '../sink/embedded/embedded-store.js';
 import { flowColumns, flowRow, type Cell } from '../sink/embedded/record-rows.js';
 import type { SinkItem } from '../sink/outlet.js';
-import { deploymentPod, enrichedFlow, publicAddress, type FlowEndSpec } from '../test/support/enriched-flows.js';
+import { enrichedFlow } from '../test/support/enriched-flows.js';
 import { random } from './measure.js';
 import { report, withBaseline, type Figure } from './report.js';
+import { cluster, percentile, SPAN, START, WINDOW } from './support/query-cluster.js';
 
 const FLOWS = Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ?? 200_000);
 const BATCH = 2_000;
 const WARMUPS = 5;
 const SAMPLES = 100;
-const START = Date.UTC(2026, 10, 26, 0, 0, 0);
-const SPAN = 48 * 3_600_000;
-const WINDOW = 15 * 60_000;
 const HOUR = 3_600_000;
 
-const percentile = (values: readonly number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))]!;
-
-function cluster(): { pods: FlowEndSpec[]; internet: FlowEndSpec[] } {
-  const pods: FlowEndSpec[] = [];
-  for (let n = 0; n < 10; n++) {
-    for (let d = 0; d < 10; d++) {
-      for (let p = 0; p < 4; p++) {
-        const hash = p < 2 ? `5c8d7f9b${d}` : `6f7b9c8d${d}`;
-        pods.push(deploymentPod(`team-${n}`, `svc-${d}`, `10.${64 + n}.${d}.${10 + p}`, `p${p}x${n}`, hash));
-      }
-    }
-  }
-  const internet = Array.from({ length: 1_000 }, (_, i) => publicAddress(`198.${18 + (i % 2)}.${Math.floor(i / 250)}.${i % 250}`));
-  return { pods, internet };
-}
 
 function generate(ends: ReturnType<typeof cluster>): EnrichedFlow[] {
   const next = random(1_000);
