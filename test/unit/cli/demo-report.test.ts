@@ -39,8 +39,8 @@ describe('the run summary', () => {
   it('shows the plan of the first quarantine and the next commands; no response section when nothing was set up to respond', () => {
     const base = { title: 'flowsentry demo', seconds: 31.2, flowsCollected: 51_000, stored: { flows: 20_000, alerts: 9, actions: 5 }, deadLetters: 0, alerts: [], actions: [], storePath: 's.db', nextCommands: ['flowsentry query flows --from -1h'] };
     const withPlan = summaryText({ ...base, responseNote: 'dry run', actions: [action()], plans: [{ action: action(), requests: '[\n  { "method": "PATCH" }\n]' }] });
-    assert.match(withPlan, /flows collected 51,000\n  the store now holds 20,000 flows, 9 alerts and 5 actions \(s.db\)/);
-    assert.match(summaryText({ ...base, plans: [], deadLetters: 3, unfinished: 12 }), /3 records dead-lettered.*\n.*\n  12 bus messages were not processed before the stop/);
+    assert.match(withPlan, /flows collected 51,000\n {2}the store now holds 20,000 flows, 9 alerts and 5 actions \(s.db\)/);
+    assert.match(summaryText({ ...base, plans: [], deadLetters: 3, unfinished: 12 }), /3 records dead-lettered.*\n.*\n {2}12 bus messages were not processed before the stop/);
     assert.match(withPlan, /the quarantine that would be applied to stars\/frontend-7d9f8c6b5-f4x2k/);
     assert.match(withPlan, /\n {4}\{ "method": "PATCH" \}/);
     assert.match(withPlan, /next: ask the store what happened\n {2}flowsentry query flows --from -1h/);
