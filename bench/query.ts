@@ -26,7 +26,7 @@ import { flowSort } from '../sink/query/opensearch-query.js';
 import { enrichedFlow } from '../test/support/enriched-flows.js';
 import { median, random } from './measure.js';
 import { report, withBaseline, type Figure } from './report.js';
-import { cluster, percentile, SPAN, START, WINDOW } from './support/query-cluster.js';
+import { cluster, percentile, SPAN, START, timed, WINDOW } from './support/query-cluster.js';
 
 const FLOWS = Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ?? 1_000_000);
 const CHUNK = 5_000;
@@ -82,17 +82,6 @@ async function load(client: Client, naming: IndexNaming, ends: ReturnType<typeof
   return seconds;
 }
 
-async function timed(samples: number, run: (i: number) => Promise<unknown>): Promise<number[]> {
-  for (let i = 0; i < WARMUPS; i++) await run(samples + i);
-  const times: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    const start = performance.now();
-    await run(i);
-    times.push(performance.now() - start);
-  }
-  return times;
-}
-
 async function main(): Promise<void> {
   const connection = openSearchConnectionFromEnv();
   if (!connection) {
@@ -110,10 +99,10 @@ async function main(): Promise<void> {
     const moments = Array.from({ length: SAMPLES + WARMUPS }, () => START + WINDOW + Math.floor(next() * (SPAN - 2 * WINDOW)));
     let timelineRows = 0;
 
-    const baseline = await timed(SAMPLES, () =>
+    const baseline = await timed(SAMPLES, WARMUPS, () =>
       client.search({ index: indexPatternOf('flow', naming), body: { size: 100, track_total_hits: false, query: { match_all: {} }, sort: flowSort } as never }),
     );
-    const timeline = await timed(SAMPLES, async (i) => {
+    const timeline = await timed(SAMPLES, WARMUPS, async (i) => {
       const pod = pods[i]!;
       const page = await store.timeline({ pod: { namespace: pod.namespace!, name: pod.name! }, at: moments[i]!, before: WINDOW, after: WINDOW }, { limit: 100 });
       timelineRows += page.flows.length;
@@ -121,8 +110,8 @@ async function main(): Promise<void> {
     const topSamples = SAMPLES / 5;
     // Each sample a different range (the last 24 to 48 h, by the minute): no answer comes from the shard request cache.
     const range = (i: number) => ({ from: START + i * 60_000 });
-    const topWorkload = await timed(topSamples, (i) => store.topTalkers(range(i), { by: 'source', key: 'workload', limit: 10 }));
-    const topIp = await timed(topSamples, (i) => store.topTalkers(range(i + 1_000), { by: 'dest', key: 'ip', limit: 10 }));
+    const topWorkload = await timed(topSamples, WARMUPS, (i) => store.topTalkers(range(i), { by: 'source', key: 'workload', limit: 10 }));
+    const topIp = await timed(topSamples, WARMUPS, (i) => store.topTalkers(range(i + 1_000), { by: 'dest', key: 'ip', limit: 10 }));
 
     const base50 = percentile(baseline, 50);
     const base99 = percentile(baseline, 99);

@@ -28,7 +28,7 @@ import type { SinkItem } from '../sink/outlet.js';
 import { enrichedFlow } from '../test/support/enriched-flows.js';
 import { random } from './measure.js';
 import { report, withBaseline, type Figure } from './report.js';
-import { cluster, percentile, SPAN, START, WINDOW } from './support/query-cluster.js';
+import { cluster, percentile, SPAN, START, timed, WINDOW } from './support/query-cluster.js';
 
 const FLOWS = Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ?? 200_000);
 const BATCH = 2_000;
@@ -90,17 +90,6 @@ function sqliteVersion(): string {
   return version;
 }
 
-async function timed(samples: number, run: (i: number) => unknown): Promise<number[]> {
-  for (let i = 0; i < WARMUPS; i++) await run(samples + i);
-  const times: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    const start = performance.now();
-    await run(i);
-    times.push(performance.now() - start);
-  }
-  return times;
-}
-
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'flowsentry-bench-embedded-'));
   try {
@@ -129,15 +118,15 @@ async function main(): Promise<void> {
     const moments = Array.from({ length: SAMPLES + WARMUPS }, () => START + WINDOW + Math.floor(next() * (SPAN - 2 * WINDOW)));
     let timelineRows = 0;
 
-    const baseline = await timed(SAMPLES, () => (firstPage.all() as { record: string }[]).map((row) => JSON.parse(row.record) as unknown));
-    const timeline = await timed(SAMPLES, async (i) => {
+    const baseline = await timed(SAMPLES, WARMUPS, () => (firstPage.all() as { record: string }[]).map((row) => JSON.parse(row.record) as unknown));
+    const timeline = await timed(SAMPLES, WARMUPS, async (i) => {
       const pod = pods[i]!;
       const page = await questions.timeline({ pod: { namespace: pod.namespace!, name: pod.name! }, at: moments[i]!, before: WINDOW, after: WINDOW }, { limit: 100 });
       timelineRows += page.flows.length;
     });
-    const namespacePage = await timed(SAMPLES, (i) => questions.flows({ dest: { namespace: [`team-${i % 10}`] }, from: moments[i]! }, { limit: 100 }));
+    const namespacePage = await timed(SAMPLES, WARMUPS, (i) => questions.flows({ dest: { namespace: [`team-${i % 10}`] }, from: moments[i]! }, { limit: 100 }));
     const topSamples = SAMPLES / 5;
-    const topWorkload = await timed(topSamples, (i) => questions.topTalkers({ from: moments[i]!, to: moments[i]! + HOUR }, { by: 'source', key: 'workload', limit: 10 }));
+    const topWorkload = await timed(topSamples, WARMUPS, (i) => questions.topTalkers({ from: moments[i]!, to: moments[i]! + HOUR }, { by: 'source', key: 'workload', limit: 10 }));
     raw.close();
     await questions.close();
     reader.close();

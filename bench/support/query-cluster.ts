@@ -1,6 +1,7 @@
 /**
  * The cluster the query benches store flows of: 10 namespaces × 10 deployments × 4 pods (two
- * ReplicaSets each), and 1,000 public addresses; plus the time span and the percentile they share.
+ * ReplicaSets each), and 1,000 public addresses; plus the time span, the percentile and the timing
+ * loop they share.
  */
 import { deploymentPod, publicAddress, type FlowEndSpec } from '../../test/support/enriched-flows.js';
 
@@ -22,4 +23,16 @@ export function cluster(): { pods: FlowEndSpec[]; internet: FlowEndSpec[] } {
   }
   const internet = Array.from({ length: 1_000 }, (_, i) => publicAddress(`198.${18 + (i % 2)}.${Math.floor(i / 250)}.${i % 250}`));
   return { pods, internet };
+}
+
+/** Each run's duration in milliseconds, after `warmups` runs that are not counted (given `samples + i`). */
+export async function timed(samples: number, warmups: number, run: (i: number) => unknown): Promise<number[]> {
+  for (let i = 0; i < warmups; i++) await run(samples + i);
+  const times: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const start = performance.now();
+    await run(i);
+    times.push(performance.now() - start);
+  }
+  return times;
 }
